@@ -1,0 +1,107 @@
+"""Derive rubrics where the bank gives none: from a point's text, or from a question's reference answers.
+
+A derived rubric has one point per sentence of a reference answer; a point's concepts are the
+sentence's content units (English content words; Chinese character bigrams of the runs between
+function characters), and a point is fully earned when half of them appear. Each reference answer
+(and each language of it) is one alternative; the grade takes the best alternative.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .bank import Point, Question, Rubric, Text
+from .text import is_cjk, tokenise
+
+NEED_FRACTION = 0.5  # share of a sentence's content units that earns the whole point
+
+STOPWORDS = frozenset(
+    """a an the and or but if then else of to in on at by for with from as is are was were be been being
+    it its this that these those there here which who whom whose what when where why how than so such
+    can could may might must shall should will would do does did done has have had having not no nor
+    into onto over under about above below between through during before after again further once
+    each every all any both few more most other some own same very just also only too i me my we our
+    you your he him his she her they them their one two use used using e g eg ie etc via per
+    """.split()
+)
+# Chinese function characters: split points between content runs.
+_ZH_STOP = set("的了和是在与及或等并将对为把被也就都而其这那个中上下之以于由从到让使得着过吗呢吧啊即则且如")
+_SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
+
+
+def content_units(text: str) -> list[str]:
+    """Content units of a text, in order, without duplicates (by stem)."""
+    tok = tokenise(text)
+    units: list[str] = []
+    seen: set[str] = set()
+    run: list[int] = []
+
+    def flush_run() -> None:
+        chars = [tok.raw[i] for i in run]
+        if len(chars) == 1:
+            return  # a lone character carries too little meaning to grade on
+        for k in range(len(chars) - 1):
+            unit = chars[k] + chars[k + 1]
+            if unit not in seen:
+                seen.add(unit)
+                units.append(unit)
+        run.clear()
+
+    for i, (raw, st) in enumerate(zip(tok.raw, tok.stems)):
+        if is_cjk(raw):
+            if raw in _ZH_STOP or (run and tok.clause[run[-1]] != tok.clause[i]):
+                flush_run()
+                run.clear()
+            if raw not in _ZH_STOP:
+                run.append(i)
+            continue
+        flush_run()
+        run.clear()
+        if raw in STOPWORDS or (len(raw) < 2 and not raw.isdigit()):
+            continue
+        if st not in seen:
+            seen.add(st)
+            units.append(raw)
+    flush_run()
+    return units
+
+
+def keywords_from_text(text: Text) -> tuple[tuple[str, ...], ...]:
+    """Keywords for a hand-written point that gives only its text: its content units, one concept each."""
+    units: list[str] = []
+    for _, s in text:
+        for u in content_units(s):
+            if u not in units:
+                units.append(u)
+    return tuple((u,) for u in units)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_RE.split(text) if s and s.strip()]
+
+
+def points_from_answer(answer: str, prefix: str = "s") -> tuple[Point, ...]:
+    points = []
+    for k, sent in enumerate(sentences(answer), 1):
+        units = content_units(sent)
+        if not units:
+            continue
+        need = max(1, math.ceil(NEED_FRACTION * len(units)))
+        points.append(
+            Point(id=f"{prefix}{k}", text=(("", sent),), keywords=tuple((u,) for u in units), weight=float(len(units)), need=need)
+        )
+    return tuple(points)
+
+
+def derive_rubric(question: Question, bank=None) -> Rubric:
+    """A rubric from the reference answer(s): one alternative per answer and language."""
+    variants = []
+    for alt in question.answers:
+        for _, text in alt:
+            pts = points_from_answer(text)
+            if pts:
+                variants.append(pts)
+    if not variants:  # an answer with no content words: grade on the whole text
+        variants.append((Point(id="s1", text=question.answers[0], keywords=((question.answers[0][0][1],),)),))
+    return Rubric(qid=question.id, points=variants[0], derived=True, variants=tuple(variants))

@@ -1,0 +1,444 @@
+"""Load and check question banks (format v1) into frozen dataclasses.
+
+A bank is a directory with questions.yaml and optionally rubrics.yaml. YAML is read with the safe
+loader only (a `!!python/...` tag is an error, never executed). Every problem is collected with
+file:line and question id, so `validate` can print them all at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import BankError, UnknownQuestion
+
+try:  # libyaml is ~10× faster; fall back to the pure-Python loader
+    _BaseLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+BUILTIN_TOPICS = ("fundamentals", "training", "distributed", "compression", "inference", "applications", "coding")
+KINDS = ("concept", "coding")
+DEFAULT_PASS = 0.6
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+# A text is a tuple of (language, text) pairs; a plain YAML string has language "".
+Text = tuple[tuple[str, str], ...]
+
+
+def pick(text: Text, lang: str | None = None) -> str:
+    """The text in `lang`, else the first available language."""
+    for code, value in text:
+        if code == lang:
+            return value
+    return text[0][1] if text else ""
+
+
+def languages(text: Text) -> list[str]:
+    return [code for code, _ in text if code]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    topic: str
+    kind: str
+    difficulty: int
+    prompt: Text
+    answers: tuple[Text, ...]
+    tags: tuple[str, ...] = ()
+    source: str | None = None
+    related: tuple[str, ...] = ()
+    file: str = ""
+    line: int = 0
+
+    def languages(self) -> list[str]:
+        return languages(self.prompt)
+
+
+@dataclass(frozen=True)
+class Point:
+    id: str
+    text: Text
+    keywords: tuple[tuple[str, ...], ...]  # concepts, each a tuple of synonyms
+    weight: float = 1.0
+    need: int = 1
+
+
+@dataclass(frozen=True)
+class Rubric:
+    qid: str
+    points: tuple[Point, ...]
+    pass_mark: float = DEFAULT_PASS
+    derived: bool = False  # built from the reference answer(s), not hand-written
+    # Alternative point sets (one per reference answer); the grade takes the best. variants[0] is points.
+    variants: tuple[tuple[Point, ...], ...] = ()
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class Bank:
+    questions: dict[str, Question] = field(default_factory=dict)
+    rubrics: dict[str, Rubric] = field(default_factory=dict)
+    dirs: list[Path] = field(default_factory=list)
+
+    def question(self, qid: str) -> Question:
+        try:
+            return self.questions[qid]
+        except KeyError:
+            raise UnknownQuestion(qid) from None
+
+    def rubric(self, qid: str) -> Rubric:
+        self.question(qid)
+        return self.rubrics[qid]
+
+    def topics(self) -> list[str]:
+        seen = dict.fromkeys(q.topic for q in self.questions.values())
+        return list(seen)
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+
+class _Map(dict):
+    """A YAML mapping that remembers its line and its keys' lines."""
+
+    line = 0
+    key_lines: dict
+
+
+class _Seq(list):
+    line = 0
+
+
+def _make_loader(problems: list[str], fname: str):
+    class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+        pass
+
+    def construct_map(loader, node):
+        result = _Map()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                problems.append(f"{fname}:{key_node.start_mark.line + 1}: mapping key must be a string")
+                continue
+            if key in result:
+                problems.append(f"{fname}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+            result[key] = loader.construct_object(value_node, deep=True)
+            result.key_lines[key] = key_node.start_mark.line + 1
+        return result
+
+    def construct_seq(loader, node):
+        result = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+        result.line = node.start_mark.line + 1
+        return result
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    return Loader
+
+
+def read_yaml(path: Path, problems: list[str]) -> Any:
+    """Parse one YAML file safely; append a one-line problem (file:line) and return None on failure."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.append(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8")
+        return None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        problems.append(f"{path}:{line}: contains a NUL byte (binary file?)")
+        return None
+    try:
+        return yaml.load(text, Loader=_make_loader(problems, str(path)))  # noqa: S506 - safe loader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        what = (exc.problem or exc.context or "invalid YAML").strip()
+        if "\t" in text.splitlines()[line - 1 if line else 0] if text.splitlines() else False:
+            what += " (tabs are not allowed for indentation; use spaces)"
+        problems.append(f"{path}:{line}: {what}")
+    except yaml.YAMLError as exc:
+        problems.append(f"{path}: invalid YAML: {str(exc).splitlines()[0]}")
+    except RecursionError:
+        problems.append(f"{path}: YAML nested too deeply")
+    return None
+
+
+# ---------------------------------------------------------------- schema checks
+
+
+class _Checker:
+    def __init__(self, fname: str, problems: list[str]):
+        self.fname = fname
+        self.problems = problems
+
+    def err(self, node: Any, where: str, msg: str, key: str | None = None) -> None:
+        line = 0
+        if isinstance(node, _Map) and key is not None:
+            line = node.key_lines.get(key, node.line)
+        elif isinstance(node, (_Map, _Seq)):
+            line = node.line
+        self.problems.append(f"{self.fname}:{line}: {where}: {msg}")
+
+    def keys(self, node: _Map, allowed: set[str], required: set[str], where: str) -> None:
+        for key in node:
+            if key not in allowed:
+                self.err(node, where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})", key)
+        for key in sorted(required - set(node)):
+            self.err(node, where, f"missing required key {key!r}")
+
+    def text(self, node: _Map, key: str, where: str, required: bool = True, value: Any = None) -> Text | None:
+        """A string or language mapping at node[key] (or `value`, an item of a list there)."""
+        if value is None:
+            value = node.get(key)
+        if value is None:
+            if required:
+                self.err(node, where, f"missing {key!r}", key)
+            return None
+        if isinstance(value, str):
+            if not value.strip():
+                self.err(node, where, f"{key!r} is empty", key)
+                return None
+            return (("", value),)
+        if isinstance(value, dict) and value:
+            out = []
+            for lang, s in value.items():
+                if not isinstance(lang, str) or not re.fullmatch(r"[a-z]{2,3}([-_][A-Za-z]{2,4})?", lang):
+                    self.err(node, where, f"{key!r}: bad language code {lang!r}", key)
+                elif not isinstance(s, str) or not s.strip():
+                    self.err(node, where, f"{key!r}.{lang} must be a non-empty string", key)
+                else:
+                    out.append((lang, s))
+            return tuple(out) or None
+        self.err(node, where, f"{key!r} must be a string or a mapping language -> string", key)
+        return None
+
+    def number(self, node: _Map, key: str, where: str, default, lo, hi, integer=False):
+        value = node.get(key, default)
+        ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+        if not ok or not (lo <= value <= hi):
+            kind = "an integer" if integer else "a number"
+            self.err(node, where, f"{key!r} must be {kind} in {lo}..{hi}, got {value!r}", key)
+            return default
+        return value
+
+    def str_list(self, node: _Map, key: str, where: str) -> tuple[str, ...]:
+        value = node.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.err(node, where, f"{key!r} must be a list of non-empty strings", key)
+            return ()
+        return tuple(value)
+
+
+_Q_KEYS = {"id", "topic", "kind", "difficulty", "tags", "source", "prompt", "answer", "related"}
+_P_KEYS = {"id", "weight", "text", "keywords", "need"}
+
+
+def _parse_questions(data: Any, fname: str, problems: list[str]) -> list[Question]:
+    c = _Checker(fname, problems)
+    if not isinstance(data, _Map):
+        problems.append(f"{fname}:1: expected a mapping with 'version: 1' and 'questions:'")
+        return []
+    c.keys(data, {"version", "questions"}, {"version", "questions"}, "top level")
+    if "version" in data and data.get("version") != 1:
+        c.err(data, "top level", f"unsupported version {data.get('version')!r} (this llmprep reads version 1)", "version")
+    items = data.get("questions")
+    if not isinstance(items, list):
+        if "questions" in data:
+            c.err(data, "top level", "'questions' must be a list", "questions")
+        return []
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, _Map):
+            c.err(items, f"questions[{i}]", "each question must be a mapping")
+            continue
+        qid = item.get("id")
+        where = f"question {qid}" if isinstance(qid, str) else f"questions[{i}]"
+        c.keys(item, _Q_KEYS, {"id", "topic", "kind", "prompt", "answer"}, where)
+        if not isinstance(qid, str) or not ID_RE.match(qid):
+            if "id" in item:
+                c.err(item, where, f"id {qid!r} must use lowercase letters, digits, '.', '_' or '-'", "id")
+            continue
+        topic = item.get("topic")
+        if not isinstance(topic, str) or not ID_RE.match(topic):
+            if "topic" in item:
+                c.err(item, where, f"topic {topic!r} must be a lowercase word", "topic")
+            topic = "unknown"
+        kind = item.get("kind", "concept")
+        if kind not in KINDS:
+            c.err(item, where, f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "kind")
+        difficulty = c.number(item, "difficulty", where, 2, 1, 3, integer=True)
+        source = item.get("source")
+        if source is not None and not isinstance(source, str):
+            c.err(item, where, "'source' must be a string", "source")
+            source = None
+        prompt = c.text(item, "prompt", where)
+        raw_answer = item.get("answer")
+        answers: list[Text] = []
+        if isinstance(raw_answer, list):
+            if not raw_answer:
+                c.err(item, where, "'answer' list is empty", "answer")
+            for j, alt in enumerate(raw_answer):
+                t = c.text(item, "answer", f"{where} answer[{j}]", value=alt)
+                if t:
+                    answers.append(t)
+        else:
+            t = c.text(item, "answer", where)
+            if t:
+                answers.append(t)
+        if prompt is None or not answers:
+            continue
+        out.append(
+            Question(
+                id=qid, topic=topic, kind=kind if kind in KINDS else "concept", difficulty=difficulty,
+                prompt=prompt, answers=tuple(answers), tags=c.str_list(item, "tags", where),
+                source=source, related=c.str_list(item, "related", where), file=fname, line=item.line,
+            )
+        )
+    return out
+
+
+def _parse_keywords(c: _Checker, node: _Map, where: str) -> tuple[tuple[str, ...], ...] | None:
+    raw = node.get("keywords")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        c.err(node, where, "'keywords' must be a non-empty list (omit it to derive keywords from the text)", "keywords")
+        return ()
+    concepts = []
+    for item in raw:
+        syns = [item] if isinstance(item, str) else item
+        if not isinstance(syns, list) or not syns or not all(isinstance(s, str) and s.strip() for s in syns):
+            c.err(node, where, f"each keyword must be a non-empty string or a list of them, got {item!r}", "keywords")
+            continue
+        concepts.append(tuple(s.strip() for s in syns))
+    return tuple(concepts)
+
+
+def _parse_rubrics(data: Any, fname: str, problems: list[str]) -> dict[str, tuple[Rubric, _Map]]:
+    from .autorubric import keywords_from_text
+
+    c = _Checker(fname, problems)
+    if not isinstance(data, _Map):
+        problems.append(f"{fname}:1: expected a mapping with 'version: 1' and 'rubrics:'")
+        return {}
+    c.keys(data, {"version", "rubrics"}, {"version", "rubrics"}, "top level")
+    if "version" in data and data.get("version") != 1:
+        c.err(data, "top level", f"unsupported version {data.get('version')!r} (this llmprep reads version 1)", "version")
+    items = data.get("rubrics")
+    if not isinstance(items, _Map):
+        if "rubrics" in data:
+            c.err(data, "top level", "'rubrics' must be a mapping question-id -> rubric", "rubrics")
+        return {}
+    out: dict[str, tuple[Rubric, _Map]] = {}
+    for qid, body in items.items():
+        where = f"rubric {qid}"
+        if not isinstance(body, _Map):
+            c.err(items, where, "must be a mapping with 'points'", qid)
+            continue
+        c.keys(body, {"pass", "points"}, {"points"}, where)
+        pass_mark = c.number(body, "pass", where, DEFAULT_PASS, 0, 1)
+        raw_points = body.get("points")
+        if not isinstance(raw_points, list) or not raw_points:
+            if "points" in body:
+                c.err(body, where, "'points' must be a non-empty list", "points")
+            continue
+        points = []
+        seen = set()
+        for k, p in enumerate(raw_points):
+            if not isinstance(p, _Map):
+                c.err(raw_points, f"{where} point[{k}]", "each point must be a mapping")
+                continue
+            pid = p.get("id", f"p{k + 1}")
+            pwhere = f"{where} point {pid}"
+            c.keys(p, _P_KEYS, {"text"}, pwhere)
+            if not isinstance(pid, str) or not ID_RE.match(pid):
+                c.err(p, pwhere, f"point id {pid!r} must use lowercase letters, digits, '.', '_' or '-'", "id")
+                continue
+            if pid in seen:
+                c.err(p, pwhere, f"duplicate point id {pid!r}", "id")
+            seen.add(pid)
+            text = c.text(p, "text", pwhere)
+            weight = c.number(p, "weight", pwhere, 1, 0.001, 1000)
+            keywords = _parse_keywords(c, p, pwhere)
+            if keywords is None and text:
+                keywords = keywords_from_text(text)
+                if not keywords:
+                    c.err(p, pwhere, "no keywords given and none could be derived from its text", "text")
+            need = c.number(p, "need", pwhere, 1, 1, 1000, integer=True)
+            if keywords and need > len(keywords):
+                c.err(p, pwhere, f"need {need} is larger than its {len(keywords)} keyword concept(s)", "need")
+                need = len(keywords)
+            if text and keywords:
+                points.append(Point(id=pid, text=text, keywords=keywords, weight=float(weight), need=need))
+        if points:
+            pts = tuple(points)
+            out[str(qid)] = (Rubric(qid=str(qid), points=pts, pass_mark=float(pass_mark), variants=(pts,), file=fname, line=body.line), items)
+    return out
+
+
+def load_bank(dirs: list[Path]) -> Bank:
+    """Load banks in order; later banks add questions (a duplicate id is an error). Raises BankError."""
+    bank, problems = load_bank_collecting(dirs)
+    if problems:
+        raise BankError(problems)
+    return bank
+
+
+def load_bank_collecting(dirs: list[Path]) -> tuple[Bank, list[str]]:
+    """Load what can be loaded and return it with every problem found (for `validate`)."""
+    from .autorubric import derive_rubric
+
+    problems: list[str] = []
+    bank = Bank(dirs=list(dirs))
+    rubric_nodes: list[tuple[Rubric, _Map, str]] = []
+    for d in dirs:
+        qfile = d / "questions.yaml"
+        if not d.is_dir():
+            problems.append(f"{d}: bank directory not found")
+            continue
+        if not qfile.is_file():
+            problems.append(f"{qfile}: missing (a bank directory needs questions.yaml)")
+            continue
+        for q in _parse_questions(read_yaml(qfile, problems), str(qfile), problems):
+            if q.id in bank.questions:
+                prev = bank.questions[q.id]
+                problems.append(f"{q.file}:{q.line}: question {q.id}: duplicate id (first defined at {prev.file}:{prev.line})")
+                continue
+            bank.questions[q.id] = q
+        rfile = d / "rubrics.yaml"
+        if rfile.is_file():
+            for qid, (rubric, items) in _parse_rubrics(read_yaml(rfile, problems), str(rfile), problems).items():
+                rubric_nodes.append((rubric, items, str(rfile)))
+    for rubric, items, rfile in rubric_nodes:
+        line = items.key_lines.get(rubric.qid, rubric.line)
+        if rubric.qid not in bank.questions:
+            problems.append(f"{rfile}:{line}: rubric {rubric.qid}: no question with this id")
+        elif rubric.qid in bank.rubrics:
+            problems.append(f"{rfile}:{line}: rubric {rubric.qid}: duplicate rubric")
+        else:
+            bank.rubrics[rubric.qid] = rubric
+    for q in bank.questions.values():
+        for rel in q.related:
+            if rel not in bank.questions:
+                problems.append(f"{q.file}:{q.line}: question {q.id}: related id {rel!r} is not in the bank")
+    if not bank.questions and not problems:
+        problems.append(f"{', '.join(str(d) for d in dirs) or '(no bank)'}: the bank holds no questions")
+    for q in bank.questions.values():
+        if q.id not in bank.rubrics:
+            bank.rubrics[q.id] = derive_rubric(q, bank)
+    return bank, problems
