@@ -145,37 +145,41 @@ def _make_loader(problems: list[str], fname: str):
     return Loader
 
 
+_FAILED = object()  # read_yaml's result when the file could not be parsed (already reported)
+
+
 def read_yaml(path: Path, problems: list[str]) -> Any:
-    """Parse one YAML file safely; append a one-line problem (file:line) and return None on failure."""
+    """Parse one YAML file safely; on failure append a one-line problem (file:line) and return _FAILED."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         problems.append(f"{path}: cannot read: {exc.strerror or exc}")
-        return None
+        return _FAILED
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         problems.append(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8")
-        return None
+        return _FAILED
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         problems.append(f"{path}:{line}: contains a NUL byte (binary file?)")
-        return None
+        return _FAILED
     try:
         return yaml.load(text, Loader=_make_loader(problems, str(path)))  # noqa: S506 - safe loader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        what = (exc.problem or exc.context or "invalid YAML").strip()
-        if "\t" in text.splitlines()[line - 1 if line else 0] if text.splitlines() else False:
-            what += " (tabs are not allowed for indentation; use spaces)"
+        what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        lines = text.splitlines()
+        if "\t" in what or (mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]):
+            what = "tab character in indentation; YAML needs spaces"
         problems.append(f"{path}:{line}: {what}")
     except yaml.YAMLError as exc:
         problems.append(f"{path}: invalid YAML: {str(exc).splitlines()[0]}")
     except RecursionError:
         problems.append(f"{path}: YAML nested too deeply")
-    return None
+    return _FAILED
 
 
 # ---------------------------------------------------------------- schema checks
@@ -249,6 +253,8 @@ _P_KEYS = {"id", "weight", "text", "keywords", "need"}
 
 
 def _parse_questions(data: Any, fname: str, problems: list[str]) -> list[Question]:
+    if data is _FAILED:
+        return []
     c = _Checker(fname, problems)
     if not isinstance(data, _Map):
         problems.append(f"{fname}:1: expected a mapping with 'version: 1' and 'questions:'")
@@ -332,6 +338,8 @@ def _parse_keywords(c: _Checker, node: _Map, where: str) -> tuple[tuple[str, ...
 def _parse_rubrics(data: Any, fname: str, problems: list[str]) -> dict[str, tuple[Rubric, _Map]]:
     from .autorubric import keywords_from_text
 
+    if data is _FAILED:
+        return {}
     c = _Checker(fname, problems)
     if not isinstance(data, _Map):
         problems.append(f"{fname}:1: expected a mapping with 'version: 1' and 'rubrics:'")
