@@ -12,14 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import BankError, UnknownQuestion
-
-try:  # libyaml is ~10× faster; fall back to the pure-Python loader
-    _BaseLoader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _BaseLoader = yaml.SafeLoader
 
 BUILTIN_TOPICS = ("fundamentals", "training", "distributed", "compression", "inference", "applications", "coding")
 KINDS = ("concept", "coding")
@@ -117,7 +110,12 @@ class _Seq(list):
 
 
 def _make_loader(problems: list[str], fname: str):
-    class Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    import yaml  # imported here: a cached bank loads without yaml
+
+    # libyaml's parser is ~10× faster; the constructors stay the safe ones either way.
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
         pass
 
     def construct_map(loader, node):
@@ -165,6 +163,8 @@ def read_yaml(path: Path, problems: list[str]) -> Any:
         line = text[: text.index("\x00")].count("\n") + 1
         problems.append(f"{path}:{line}: contains a NUL byte (binary file?)")
         return _FAILED
+    import yaml
+
     try:
         return yaml.load(text, Loader=_make_loader(problems, str(path)))  # noqa: S506 - safe loader subclass
     except yaml.MarkedYAMLError as exc:
