@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -248,6 +249,293 @@ def validate(
         typer.echo(f"{len(problems)} problem(s) in {n} question(s)", err=True)
         raise typer.Exit(int(ExitCode.USER_ERROR))
     typer.echo(f"ok: {n} questions, {len(bank.topics())} topics" + (" (strict)" if strict else ""))
+
+
+# ---------------------------------------------------------------- quiz / review (issue 3)
+
+
+def _history(create: bool = True):
+    """The user's history database (opened on first use, not here)."""
+    from .history import History
+    from .paths import db_path
+
+    return History(db_path(), create=create)
+
+
+def _clock():
+    from .quiz import SystemClock
+
+    return SystemClock()
+
+
+def _interactive() -> bool:
+    """A real terminal on both ends: use the line editor and ask for ratings."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _check_kind(kind: Optional[str]) -> None:
+    from .bank import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise typer.BadParameter(f"use {' or '.join(KINDS)}", param_hint="--kind")
+
+
+def _run_session(ctx: typer.Context, questions, *, mode: str, lang: str, seed, time_limit, filters, clock) -> None:
+    from .i18n import ui
+    from .quiz import LineReader, QuizSession
+    from .render import QuizView
+    from .terminal import edit_text
+
+    state = _state(ctx)
+    interactive = _interactive()
+    if interactive:
+        from .terminal import PromptReader
+
+        reader = PromptReader(monotonic=clock.monotonic, toolbar_hint=ui("toolbar", lang))
+    else:
+        if hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(errors="replace")  # a stray byte must not end the session
+        reader = LineReader(sys.stdin)
+    session = QuizSession(
+        grader=state.grader(), history=_history(), reader=reader, view=QuizView(_console(ctx), lang, interactive),
+        clock=clock, editor=edit_text if (os.environ.get("VISUAL") or os.environ.get("EDITOR")) else None, lang=lang, mode=mode, ask_rating=interactive, resume_drafts=interactive,
+        time_limit=time_limit, seed=seed, filters=filters,
+    )
+    report = session.run(questions)
+    if report.interrupted:
+        typer.echo("llmprep: interrupted (answers so far are saved)", err=True)
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+@app.command()
+def quiz(
+    ctx: typer.Context,
+    topic: List[str] = typer.Option([], "--topic", "-t", help="Only these topics (repeatable)."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="concept or coding."),
+    difficulty: Optional[int] = typer.Option(None, "--difficulty", min=1, max=3, help="Only this difficulty (1-3)."),
+    count: int = typer.Option(5, "--count", "-n", min=1, help="How many questions."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en (default: from the locale)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed: the same seed picks the same questions."),
+    time_limit: Optional[float] = typer.Option(
+        None, "--time-limit", min=1, metavar="SECONDS", help="Interview mode: time per answer; over-time answers are marked."
+    ),
+) -> None:
+    """Answer questions and see each answer graded point by point; every graded answer is saved.
+
+    New questions come first, then weak or overdue ones. End an answer with a line holding only "."
+    or Ctrl-D; :skip, :quit and :edit on a line of their own. After each answer, Enter accepts the
+    suggested recall rating, 1-4 choose another, d disputes the grade ("I was right"). When stdin is
+    not a terminal the suggested rating is taken, so answers can be piped in.
+
+    \b
+    Examples:
+      llmprep quiz --topic distributed --count 5 --lang zh
+      llmprep quiz --time-limit 180 --seed 7
+      printf 'first answer\\n.\\nsecond answer\\n.\\n' | llmprep quiz --count 2
+    """
+    _check_kind(kind)
+    state = _state(ctx)
+    lang = _lang(lang)
+    import random
+
+    from .quiz import Filters, filter_questions, select_questions
+
+    filters = Filters(tuple(topic), kind, difficulty)
+    pool = filter_questions(state.bank(), filters)
+    if not pool:
+        raise LlmprepError("no question matches these filters (see `llmprep list`)")
+    if seed is None:
+        seed = random.SystemRandom().randrange(1_000_000)  # shown and stored, so the session can be replayed
+    clock = _clock()
+    history = _history()
+    questions = select_questions(pool, history.question_states(), count, random.Random(seed), clock.now())
+    history.close()
+    _run_session(ctx, questions, mode="quiz", lang=lang, seed=seed, time_limit=time_limit, filters=filters, clock=clock)
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    wrong: bool = typer.Option(False, "--wrong", help="Questions whose latest answer failed (after disputes)."),
+    due: bool = typer.Option(False, "--due", help="Spaced repetition: questions whose FSRS card is due."),
+    list_: bool = typer.Option(False, "--list", help="Print the queue instead of quizzing."),
+    as_json: bool = typer.Option(False, "--json", help="With --list: one JSON array (id, topic, last_score, last_attempted, due)."),
+    topic: List[str] = typer.Option([], "--topic", "-t", help="Only these topics (repeatable)."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", min=1, help="At most this many (default: the whole queue)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en (default: from the locale)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=1, metavar="SECONDS", help="Interview mode, as in quiz."),
+) -> None:
+    """Quiz again what you got wrong (--wrong) or what spaced repetition says is due (--due).
+
+    The rating you choose after each answer reschedules the question (FSRS).
+
+    \b
+    Examples:
+      llmprep review --due
+      llmprep review --wrong --topic distributed --list --json
+    """
+    if wrong == due:
+        raise typer.BadParameter("give exactly one of --wrong or --due")
+    state = _state(ctx)
+    from .quiz import Filters, due_queue, filter_questions, next_due, queue_rows, wrong_queue
+
+    filters = Filters(tuple(topic))
+    pool = filter_questions(state.bank(), filters)
+    clock = _clock()
+    now = clock.now()
+    history = _history(create=False)
+    states = history.question_states()
+    history.close()
+    queue = wrong_queue(pool, states) if wrong else due_queue(pool, states, now)
+    if count is not None:
+        queue = queue[:count]
+    if list_ or as_json:
+        rows = queue_rows(queue, states)
+        if as_json:
+            _print_json(rows)
+        else:
+            from .render import review_list
+
+            review_list(_console(ctx), rows, _lang(lang))
+        return
+    if not queue:
+        if wrong:
+            typer.echo("Nothing to review: no question's latest answer failed.")
+        else:
+            nxt = next_due(pool, states)
+            typer.echo("Nothing is due." + (f" Next: {nxt[0]} at {nxt[1]}." if nxt else " Answer some questions with `llmprep quiz` first."))
+        return
+    lang = _lang(lang)
+    _run_session(
+        ctx, queue, mode="review-wrong" if wrong else "review-due", lang=lang, seed=None, time_limit=time_limit,
+        filters=filters, clock=clock,
+    )
+
+
+@app.command("history")
+def history_cmd(
+    ctx: typer.Context,
+    qid: Optional[str] = typer.Argument(None, metavar="[QID]", help="Only this question, with the answers typed."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of attempts."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en (default: from the locale)."),
+) -> None:
+    """List past attempts: all of them, or one question's with the answers you typed.
+
+    The database is history.sqlite3 in the data directory ($LLMPREP_HOME, else the user data dir).
+
+    \b
+    Examples:
+      llmprep history
+      llmprep history dist-ring-allreduce --json
+    """
+    history = _history(create=False)
+    attempts = history.attempts(qid)
+    if as_json:
+        _print_json([a.to_dict() for a in attempts])
+        return
+    lang = _lang(lang)
+    from .render import history_detail, history_table
+
+    if qid is None:
+        history_table(_console(ctx), attempts, lang)
+        return
+    q = _state(ctx).bank().questions.get(qid)
+    if q is None and not attempts:
+        _state(ctx).bank().question(qid)  # raises "unknown question id"
+    history_detail(_console(ctx), q, attempts, lang)
+
+
+@app.command()
+def regrade(
+    ctx: typer.Context,
+    qid: Optional[str] = typer.Argument(None, metavar="[QID]", help="Only this question's attempts."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Re-score stored attempts with the current grader, keeping the original score beside the new one.
+
+    Example:  llmprep regrade
+    """
+    state = _state(ctx)
+    from .quiz import regrade as regrade_attempts
+
+    history = _history(create=False)
+    result = regrade_attempts(history, state.bank(), state.grader(), _clock().now(), qid)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from .render import regrade_summary
+
+    regrade_summary(_console(ctx), result.changes, result.total, result.skipped, result.grader_version)
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    topic: List[str] = typer.Option([], "--topic", "-t", help="Only these topics (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh or en (default: from the locale)."),
+) -> None:
+    """Your progress per topic (questions, attempted, passed, mean latest score, due now), streak and trend.
+
+    Example:  llmprep stats --topic distributed
+    """
+    from .quiz import Filters, filter_questions
+    from .stats import compute_stats
+
+    pool = filter_questions(_state(ctx).bank(), Filters(tuple(topic)))
+    history = _history(create=False)
+    result = compute_stats(pool, history.question_states(), history.scores_by_time(), _clock().now())
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from .render import stats_view
+
+    stats_view(_console(ctx), result, _lang(lang))
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    topic: List[str] = typer.Option([], "--topic", "-t", help="Only these topics (repeatable)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="zh, en or both (default: from the locale)."),
+    no_answers: bool = typer.Option(False, "--no-answers", help="A practice sheet: questions only."),
+    wrong: bool = typer.Option(False, "--wrong", help="My missed questions, with my last answer, its score and the points I missed."),
+    fmt: str = typer.Option("md", "--format", help="md (Markdown study guide) or anki (tab-separated, for Anki's importer)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout."),
+) -> None:
+    """Export a Markdown study guide (contents, a section per topic, answers and rubric checklists) or Anki cards.
+
+    \b
+    Examples:
+      llmprep export --topic distributed --lang both -o distributed.md
+      llmprep export --wrong --format anki -o misses.txt
+    """
+    if fmt not in ("md", "anki"):
+        raise typer.BadParameter("use md or anki", param_hint="--format")
+    if lang is None or lang.lower() != "both":
+        lang = _lang(lang)
+    else:
+        lang = "both"
+    state = _state(ctx)
+    bank = state.bank()
+    from .export import entries_for, to_anki, to_markdown, write_atomic
+    from .quiz import Filters, filter_questions, wrong_queue
+
+    questions = filter_questions(bank, Filters(tuple(topic)))
+    latest = None
+    if wrong:
+        history = _history(create=False)
+        missed = {q.id for q in wrong_queue(questions, history.question_states())}
+        questions = [q for q in questions if q.id in missed]
+        latest = history.latest_attempts()
+    entries = entries_for(bank, questions, latest)
+    render = to_anki if fmt == "anki" else to_markdown
+    text = render(entries, lang, answers=not no_answers, wrong=wrong)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    write_atomic(output, text)
+    typer.echo(f"wrote {len(entries)} question(s) to {output}", err=True)
 
 
 def main() -> None:

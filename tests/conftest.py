@@ -40,3 +40,56 @@ def make_bank(tmp_path):
         return d
 
     return make
+
+
+# ---------------------------------------------------------------- quiz, history, review (issue 3)
+
+QUIZ_BANK = Path(__file__).parent / "fixtures" / "quizbank"
+
+
+@pytest.fixture(autouse=True)
+def exact_fsrs(monkeypatch):
+    """FSRS without fuzzing, so due dates are exact."""
+    import llmprep.srs
+
+    monkeypatch.setattr(llmprep.srs, "FUZZING", False)
+
+
+class FakeClock:
+    """A UTC wall clock that moves only when told, and a monotonic clock that advances `step`
+    seconds each time it is read (so every answer in a scripted session takes exactly `step`)."""
+
+    def __init__(self, start, step: float = 0.0):
+        self.t = start
+        self.m = 1000.0
+        self.step = step
+
+    def now(self):
+        return self.t
+
+    def monotonic(self) -> float:
+        value = self.m
+        self.m += self.step
+        return value
+
+    def advance(self, **delta):
+        from datetime import timedelta
+
+        self.t = self.t + timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Freeze the quiz clock at 2025-01-06 09:00 UTC (the CLI builds its clock via quiz.SystemClock)."""
+    import time
+    from datetime import datetime, timezone
+
+    import llmprep.quiz
+
+    fake = FakeClock(datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(llmprep.quiz, "SystemClock", lambda: fake)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield fake
+    monkeypatch.undo()
+    time.tzset()
