@@ -389,14 +389,8 @@ def review(
     queue = wrong_queue(pool, states) if wrong else due_queue(pool, states, now)
     if count is not None:
         queue = queue[:count]
-    if list_ or as_json:
-        rows = queue_rows(queue, states)
-        if as_json:
-            _print_json(rows)
-        else:
-            from .render import review_list
-
-            review_list(_console(ctx), rows, _lang(lang))
+    if as_json:
+        _print_json(queue_rows(queue, states))
         return
     if not queue:
         if wrong:
@@ -404,6 +398,11 @@ def review(
         else:
             nxt = next_due(pool, states)
             typer.echo("Nothing is due." + (f" Next: {nxt[0]} at {nxt[1]}." if nxt else " Answer some questions with `llmprep quiz` first."))
+        return
+    if list_:
+        from .render import review_list
+
+        review_list(_console(ctx), queue_rows(queue, states), _lang(lang))
         return
     lang = _lang(lang)
     _run_session(

@@ -89,7 +89,7 @@ def md_text(text: str, code: bool = False) -> str:
 
 def slug(text: str, seen: dict[str, int]) -> str:
     """GitHub's heading anchor: lower case, punctuation dropped, spaces to '-', duplicates numbered."""
-    s = unicodedata.normalize("NFC", text).strip().lower()
+    s = unicodedata.normalize("NFC", clean(text)).strip().lower()
     s = "".join(c for c in s if c.isalnum() or c in "-_ ").replace(" ", "-")
     n = seen.get(s, 0)
     seen[s] = n + 1

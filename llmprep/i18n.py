@@ -91,9 +91,9 @@ _UI.update(
             "zh": "合计：{passed}/{answered} 通过 · 平均 {mean} · 用时 {time}",
             "en": "Total: {passed}/{answered} passed · mean {mean} · time {time}",
         },
-        "status_quit": {"zh": "已退出（完成 {done}/{planned}）", "en": "quit after {done} of {planned}"},
-        "status_eof": {"zh": "输入结束（完成 {done}/{planned}）", "en": "input ended after {done} of {planned}"},
-        "status_interrupted": {"zh": "已中断（完成 {done}/{planned}）", "en": "interrupted after {done} of {planned}"},
+        "status_quit": {"zh": "已退出，完成 {done}/{planned}", "en": "quit after {done} of {planned}"},
+        "status_eof": {"zh": "输入结束，完成 {done}/{planned}", "en": "input ended after {done} of {planned}"},
+        "status_interrupted": {"zh": "已中断，完成 {done}/{planned}", "en": "interrupted after {done} of {planned}"},
         "saved": {
             "zh": "所有已评分的答案均已保存；未完成的答案存为草稿。",
             "en": "Every graded answer is saved; an unfinished answer is kept as a draft.",

@@ -209,7 +209,7 @@ class QuizView:
         c.print(line)
 
     def rating_prompt(self, suggested: int) -> str:
-        return uif("rating_prompt", self.lang, name=rating_name(suggested, "en"))
+        return uif("rating_prompt", self.lang, name=rating_name(suggested, self.lang))
 
     def rated(self, choice, suggested: int, due: datetime | None, now: datetime) -> None:
         c = self.console

@@ -77,12 +77,6 @@ class PromptReader:
                 return f" ⏱ {_clock(spent)} / {_clock(time_limit)} ({state})   {self.toolbar_hint}"
 
             refresh = 1.0
-        elif self.toolbar_hint:
-            hint = f" {self.toolbar_hint}"
-
-            def toolbar():
-                return hint
-
         session = PromptSession(
             multiline=True, key_bindings=kb, prompt_continuation=lambda width, line_no, wrap: "… ".rjust(width),
             bottom_toolbar=toolbar, refresh_interval=refresh, enable_history_search=False,
