@@ -30,6 +30,76 @@ _ZH_STOP = set("的了和是在与及或等并将对为把被也就都而其这�
 _SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
 
 
+# General-English near-synonyms (one group a line) that a derived unit also matches: "how much vinegar"
+# ~ "the amount of vinegar". Derived units only: hand-written concepts list their own synonyms.
+SYNONYM_GROUPS = """
+amount much quantity volume many number
+type kind sort variety brand form
+size big large small dimension dimensions length width
+long duration time minutes hours
+method way approach technique procedure how
+container cup beaker jar vessel
+exit exits leave leaves leaving
+enter enters go goes move moves
+travel travels transport transported carry carries bring brings deliver
+link linked bond bonded join joined connect connected attach attached bind bound
+make makes made form forms create creates produce produces build builds
+begin begins start starts starting initiate
+end ends stop stops finish finishes terminate
+add added adds
+read reads decode decodes translate translated
+recognize recognizes match matches pair pairs
+use used uses
+show shows display
+increase increases raise grow
+decrease decreases reduce reduces lower shrink
+fast quick quickly rapid
+slow slowly
+big large huge
+small little tiny
+error errors mistake mistakes bug bugs fault
+change changes modify modifies alter
+find finds locate search
+store stores save saves keep
+remove removes delete deletes
+copy copies duplicate
+part parts piece pieces portion component components
+whole entire complete
+same identical equal
+different distinct
+example instance
+advantage advantages benefit benefits
+disadvantage disadvantages drawback drawbacks
+goal purpose aim objective
+test tests testing check verify
+result results outcome outcomes
+""".strip().splitlines()
+
+USE_SYNONYMS = True
+_SYN_INDEX: dict[str, tuple[str, ...]] | None = None
+
+
+def related_words(unit: str) -> tuple[str, ...]:
+    """Other members of the synonym groups of a single latin word (matched by stem)."""
+    global _SYN_INDEX
+    if not USE_SYNONYMS or not unit.isascii():
+        return ()
+    if _SYN_INDEX is None:
+        from .text import stem
+
+        index: dict[str, list[str]] = {}
+        for line in SYNONYM_GROUPS:
+            words = line.split()
+            for w in words:
+                lst = index.setdefault(stem(w), [])
+                lst.extend(x for x in words if x not in lst)
+        _SYN_INDEX = {k: tuple(v) for k, v in index.items()}
+    from .text import stem
+
+    st = stem(unit.lower())
+    return tuple(w for w in _SYN_INDEX.get(st, ()) if stem(w) != st)
+
+
 def content_units(text: str) -> list[str]:
     """Content units of a text, in order, without duplicates (by stem)."""
     tok = tokenise(text)
@@ -75,6 +145,28 @@ def keywords_from_text(text: Text) -> tuple[tuple[str, ...], ...]:
             if u not in units:
                 units.append(u)
     return tuple((u,) for u in units)
+
+
+_PAREN_RE = re.compile(r"[(（]([^()（）]*)[)）]")
+_OR_RE = re.compile(r"\s+or\s+|或者|或")
+
+
+def aside_units(text: str) -> set[str]:
+    """Content units that occur only inside parentheses: an aside, not the point itself."""
+    inside = {u for m in _PAREN_RE.finditer(text) for u in content_units(m.group(1))}
+    outside = set(content_units(_PAREN_RE.sub(" ", text)))
+    return inside - outside
+
+
+def alternatives(text: str) -> list[set[str]]:
+    """Unit sets of the alternatives a point's prose offers ("A does X or B does Y"): split at "or" when
+    each side has two content units or more; otherwise one alternative with every unit."""
+    sides = _OR_RE.split(_PAREN_RE.sub(" ", text))
+    if len(sides) > 1:
+        units = [content_units(side) for side in sides]
+        if all(len(u) >= 2 for u in units):
+            return [set(u) for u in units]
+    return [set(content_units(text))]
 
 
 def sentences(text: str) -> list[str]:

@@ -1,25 +1,42 @@
 """Pure grading core: answer text + rubric → Grade with per-point evidence. No CLI imports.
 
-Score = weighted mean over rubric points of min(1, concepts found / need). A concept is found when
-one of its synonyms occurs in the answer on token boundaries (see text.py), or, for latin words of
-six letters or more, within a small typo distance. A match right after a negation ("not", 不, 没有 …)
-in the same clause is reported under `negated` and earns nothing. Keywords that occur in the
-question itself are demoted: restating the question earns no credit.
+Two kinds of rubric point:
+
+* **Hand-written keywords** (what rubric authors are told): a point is a list of concepts, each concept a
+  list of synonyms; point score = min(1, concepts found / need). A synonym is found when it occurs in the
+  answer on token boundaries (see text.py), or, for latin words of six letters or more, within a small
+  typo distance.
+* **Derived keywords** (a point given only as text, and every point of an auto-rubric built from the
+  reference answers): the keywords are the text's content units (English content words, Chinese
+  character bigrams), each weighted by how specific it is across the bank (IDF over every rubric point of
+  the loaded bank, computed once per Grader). Point score = min(1, matched weight / (COVER · weight)),
+  a continuous partial credit.
+
+Everywhere: a match right after a negation ("not", 不, 没有 …) in the same clause is reported under
+`negated` and earns nothing; words of the question are demoted (a hand-written keyword that restates the
+question earns nothing, a derived unit keeps DEMOTE of its weight): restating the question earns little.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections import Counter
+from dataclasses import dataclass
 from typing import Iterable
 
 from .bank import Point, Question, Rubric, Text
 from .text import Tokens, is_cjk, keyword_forms, tokenise
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 
 FUZZY_MIN_LEN = 6  # shorter latin words must match exactly (PS ≠ "steps", MoE ≠ "mode")
 FUZZY_CUTOFF = 85.0
 NEG_WINDOW = 3  # tokens looked back for a negation cue, inside the same clause
+COVER = 0.6  # share of a derived point's weight that earns the point in full
+IDF_FLOOR = 0.0  # least weight of a derived unit
+ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
+DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
+DEMOTE_TOTAL = 1.0  # share of its weight such a unit still adds to its point's total
 
 _NEG_WORDS = {"not", "no", "never", "without", "cannot", "nor", "neither", "none", "nothing"}
 _NEG_CHARS = {"不", "没", "未", "非", "无", "勿", "别"}
@@ -86,6 +103,43 @@ class Grade:
         }
 
 
+# ---------------------------------------------------------------- bank statistics
+
+
+def unit_key(keyword: str) -> tuple[str, ...]:
+    forms = keyword_forms(keyword)
+    return forms[0] if forms else ()
+
+
+class UnitStats:
+    """Document frequency of keyword units over every rubric point of a bank (a point = a document)."""
+
+    def __init__(self, points: Iterable[Point] = ()):
+        self.df: Counter = Counter()
+        self.n = 0
+        for p in points:
+            self.add(p)
+
+    def add(self, point: Point) -> None:
+        keys = {unit_key(syns[0]) for syns in point.keywords if syns}
+        self.df.update(keys)
+        self.n += 1
+
+    @classmethod
+    def of_bank(cls, bank) -> "UnitStats":
+        stats = cls()
+        for rubric in bank.rubrics.values():
+            for variant in rubric.variants or (rubric.points,):
+                for p in variant:
+                    stats.add(p)
+        return stats
+
+    def idf(self, key: tuple[str, ...]) -> float:
+        # Robertson–Spärck Jones IDF: a unit in half the points or more tells nothing apart.
+        df = self.df.get(key, 0)
+        return max(IDF_FLOOR, math.log((self.n - df + 0.5) / (df + 0.5)))
+
+
 # ---------------------------------------------------------------- compiled rubrics
 
 
@@ -93,6 +147,8 @@ class Grade:
 class _Concept:
     synonyms: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]  # (keyword, forms)
     label: str
+    weight: float = 1.0  # credit when found
+    full: float = 1.0  # weight before demoting (what the point's total counts)
 
 
 @dataclass(frozen=True)
@@ -100,6 +156,10 @@ class _CompiledPoint:
     point: Point
     concepts: tuple[_Concept, ...]
     need: int
+    coverage: bool = False  # derived keywords: score by weighted coverage
+    weight: float = 1.0  # the point's weight in the grade
+    total: float = 0.0  # sum of concept weights (coverage points)
+    alts: tuple[tuple[int, ...], ...] = ()  # coverage points: concept indexes of each alternative
 
 
 def _occurs(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
@@ -111,21 +171,71 @@ def _occurs(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
     return False
 
 
-def compile_points(points: Iterable[Point], demote: tuple[str, ...] = ()) -> tuple[_CompiledPoint, ...]:
-    """Prepare keyword forms once; drop synonyms that occur in `demote` (the question's tokens)."""
+def _text_derived(p: Point) -> bool:
+    """Whether a point's keywords were derived from its text (the author gave none)."""
+    from .autorubric import keywords_from_text
+
+    return p.need <= 1 and p.keywords == keywords_from_text(p.text)
+
+
+def compile_points(
+    points: Iterable[Point],
+    demote: tuple[str, ...] = (),
+    stats: UnitStats | None = None,
+    derived: bool = False,
+) -> tuple[_CompiledPoint, ...]:
+    """Prepare keyword forms once. Hand-written synonyms that occur in `demote` (the question's stems) are
+    dropped; derived units are weighted by IDF (`stats`) and keep DEMOTE of their weight."""
+    from .autorubric import alternatives, aside_units, related_words
+
     out = []
     for p in points:
+        coverage = derived or _text_derived(p)
+        prose = " ".join(t for _, t in p.text) if coverage else ""
+        aside = aside_units(prose) if coverage else set()
         concepts = []
         for syns in p.keywords:
+            label = syns[0]
+            if coverage and len(syns) == 1:
+                syns = syns + related_words(syns[0])
             kept = []
+            restates = False
             for kw in syns:
-                forms = tuple(f for f in keyword_forms(kw) if not (demote and _occurs(f, demote)))
+                forms = keyword_forms(kw)
+                if demote and any(_occurs(f, demote) for f in forms):
+                    restates = True
+                    if not coverage:
+                        forms = tuple(f for f in forms if not _occurs(f, demote))
                 if forms:
                     kept.append((kw, forms))
-            if kept:
-                concepts.append(_Concept(tuple(kept), syns[0]))
-        need = min(p.need, len(concepts)) if concepts else p.need
-        out.append(_CompiledPoint(p, tuple(concepts), need))
+            if not kept:
+                continue
+            w = full = 1.0
+            if coverage:
+                w = full = stats.idf(unit_key(label)) if stats is not None else 1.0
+                if label in aside:
+                    w *= ASIDE
+                    full *= ASIDE
+                if restates:
+                    w *= DEMOTE
+                    full *= DEMOTE_TOTAL
+                if full <= 0:
+                    continue
+            concepts.append(_Concept(tuple(kept), label, w, full))
+        if coverage:
+            alts = []
+            for units in alternatives(prose) if prose else []:
+                idx = tuple(i for i, c in enumerate(concepts) if c.label in units)
+                if idx:
+                    alts.append(idx)
+            if len(alts) < 2:
+                alts = [tuple(range(len(concepts)))]
+            total = sum(c.full for c in concepts)
+            weight = total if derived else p.weight
+            out.append(_CompiledPoint(p, tuple(concepts), 1, True, weight, total, tuple(alts)))
+        else:
+            need = min(p.need, len(concepts)) if concepts else p.need
+            out.append(_CompiledPoint(p, tuple(concepts), need, False, p.weight, float(len(concepts))))
     return tuple(out)
 
 
@@ -152,6 +262,7 @@ class _Answer:
         for i, s in enumerate(self.tok.stems):
             self.index.setdefault(s, []).append(i)
         self._fuzzy: dict[str, set[str]] = {}
+        self._found: dict[tuple[str, ...], list[tuple[int, int, bool, bool]]] = {}
 
     def similar(self, stem: str) -> set[str]:
         """Answer stems within typo distance of a long latin keyword stem (same first letter)."""
@@ -213,9 +324,11 @@ class _Answer:
                 return True
         return False
 
-    def find(self, form: tuple[str, ...]) -> tuple[int, int, bool, bool] | None:
-        """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one."""
-        best = None
+    def occurrences(self, form: tuple[str, ...]) -> list[tuple[int, int, bool, bool]]:
+        """Every occurrence of a stem sequence: (start, end, fuzzy, negated), in answer order."""
+        if form in self._found:
+            return self._found[form]
+        hits = []
         for start, fz in sorted(self.positions(form[0])):
             fuzzy = fz
             ok = True
@@ -225,14 +338,59 @@ class _Answer:
                     ok = False
                     break
                 fuzzy = fuzzy or r
-            if not ok:
+            if ok:
+                hits.append((start, start + len(form), fuzzy, self.negated(start)))
+        self._found[form] = hits
+        return hits
+
+    def find(self, form: tuple[str, ...]) -> tuple[int, int, bool, bool] | None:
+        """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one."""
+        hits = self.occurrences(form)
+        for h in hits:
+            if not h[3]:
+                return h
+        return hits[0] if hits else None
+
+
+def _match(answer: _Answer, kw: str, hit: tuple[int, int, bool, bool]) -> Match:
+    start, end, fuzzy, _ = hit
+    s0, e0 = answer.tok.spans[start][0], answer.tok.spans[end - 1][1]
+    return Match(kw, answer.tok.source[s0:e0], s0, e0, fuzzy)
+
+
+def _find_concept(answer: _Answer, concept: _Concept) -> tuple[Match | None, Match | None]:
+    """(match, negated match) of a concept: the first synonym found outside a negation wins."""
+    hit_neg = None
+    for kw, forms in concept.synonyms:
+        for form in forms:
+            r = answer.find(form)
+            if r is None:
                 continue
-            neg = self.negated(start)
-            hit = (start, start + len(form), fuzzy, neg)
-            if not neg:
-                return hit
-            best = best or hit
-        return best
+            if not r[3]:
+                return _match(answer, kw, r), None
+            hit_neg = hit_neg or _match(answer, kw, r)
+    return None, hit_neg
+
+
+def _coverage(answer: _Answer, cp: "_CompiledPoint") -> tuple[float, list, list, list]:
+    """Weighted coverage of a derived point (best alternative): (share of COVER earned, matched, negated, missing)."""
+    hits: list[Match | None] = []
+    negated: list[Match] = []
+    for c in cp.concepts:
+        hit, neg = _find_concept(answer, c)
+        hits.append(hit)
+        if neg:
+            negated.append(neg)
+    best, best_alt = 0.0, cp.alts[0] if cp.alts else ()
+    for alt in cp.alts:
+        total = sum(cp.concepts[i].full for i in alt)
+        got = sum(cp.concepts[i].weight for i in alt if hits[i])
+        score = min(1.0, got / (COVER * total)) if total > 0 else 0.0
+        if score > best:
+            best, best_alt = score, alt
+    matched = [hits[i] for i in best_alt if hits[i]]
+    missing = [cp.concepts[i].label for i in best_alt if not hits[i]]
+    return best, matched, negated, missing
 
 
 def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tuple[float, tuple[PointGrade, ...]]:
@@ -243,32 +401,19 @@ def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tupl
         matched: list[Match] = []
         negated: list[Match] = []
         missing: list[str] = []
-        for concept in cp.concepts:
-            hit_neg = None
-            hit = None
-            for kw, forms in concept.synonyms:
-                for form in forms:
-                    r = answer.find(form)
-                    if r is None:
-                        continue
-                    start, end, fuzzy, neg = r
-                    s0, e0 = answer.tok.spans[start][0], answer.tok.spans[end - 1][1]
-                    m = Match(kw, answer.tok.source[s0:e0], s0, e0, fuzzy)
-                    if neg:
-                        hit_neg = hit_neg or m
-                    else:
-                        hit = m
-                        break
+        if cp.coverage:
+            score, matched, negated, missing = _coverage(answer, cp)
+        else:
+            for concept in cp.concepts:
+                hit, hit_neg = _find_concept(answer, concept)
                 if hit:
-                    break
-            if hit:
-                matched.append(hit)
-            else:
-                missing.append(concept.label)
-                if hit_neg:
-                    negated.append(hit_neg)
-        score = min(1.0, len(matched) / cp.need) if cp.concepts and cp.need else 0.0
-        w = cp.point.weight
+                    matched.append(hit)
+                else:
+                    missing.append(concept.label)
+                    if hit_neg:
+                        negated.append(hit_neg)
+            score = min(1.0, len(matched) / cp.need) if cp.concepts and cp.need else 0.0
+        w = cp.weight
         total_w += w
         total += w * score
         results.append(
@@ -278,18 +423,27 @@ def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tupl
 
 
 class Grader:
-    """Grades answers against a bank's rubrics; compiles each rubric once and reuses it."""
+    """Grades answers against a bank's rubrics; compiles each rubric once and reuses it.
+
+    The IDF of derived keyword units is a statistic of the whole bank, computed on first use."""
 
     def __init__(self, bank):
         self.bank = bank
         self._compiled: dict[str, tuple[tuple[_CompiledPoint, ...], ...]] = {}
+        self._stats: UnitStats | None = None
+
+    @property
+    def stats(self) -> UnitStats:
+        if self._stats is None:
+            self._stats = UnitStats.of_bank(self.bank)
+        return self._stats
 
     def compiled(self, qid: str) -> tuple[tuple[_CompiledPoint, ...], ...]:
         if qid not in self._compiled:
             rubric: Rubric = self.bank.rubric(qid)
             demote = question_tokens(self.bank.question(qid))
             variants = rubric.variants or (rubric.points,)
-            self._compiled[qid] = tuple(compile_points(v, demote) for v in variants)
+            self._compiled[qid] = tuple(compile_points(v, demote, self.stats, rubric.derived) for v in variants)
         return self._compiled[qid]
 
     def grade(self, qid: str, answer: str) -> Grade:
@@ -309,8 +463,26 @@ def grade_compiled(qid: str, answer: str, variants, pass_mark: float) -> Grade:
     return Grade(qid, score, score >= pass_mark - 1e-9, pass_mark, points)
 
 
-def grade(answer: str, rubric: Rubric, question: Question | None = None) -> Grade:
-    """Grade one answer against one rubric (convenience for tests and library users)."""
+def grade(answer: str, rubric: Rubric, question: Question | None = None, stats: UnitStats | None = None) -> Grade:
+    """Grade one answer against one rubric (convenience for tests and library users).
+
+    Without `stats`, IDF is computed over this rubric's own points."""
     demote = question_tokens(question)
-    variants = tuple(compile_points(v, demote) for v in (rubric.variants or (rubric.points,)))
-    return grade_compiled(rubric.qid, answer, variants, rubric.pass_mark)
+    variants = rubric.variants or (rubric.points,)
+    if stats is None:
+        stats = UnitStats(p for v in variants for p in v)
+    compiled = tuple(compile_points(v, demote, stats, rubric.derived) for v in variants)
+    return grade_compiled(rubric.qid, answer, compiled, rubric.pass_mark)
+
+
+def match_case(answer: str, keyword, question: str = "") -> bool:
+    """Whether a hand-written keyword (a string or a list of synonyms) earns credit in `answer`
+    (found on token boundaries and not negated); `question` demotes as a prompt does."""
+    syns = (keyword,) if isinstance(keyword, str) else tuple(keyword)
+    point = Point(id="p", text=(("", syns[0]),), keywords=(syns,), need=1)
+    demote = tuple(tokenise(question).stems) if question else ()
+    (cp,) = compile_points((point,), demote)
+    if not cp.concepts:
+        return False
+    hit, _ = _find_concept(_Answer(answer), cp.concepts[0])
+    return hit is not None

@@ -18,6 +18,8 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020
 _TOKEN_RE = re.compile(rf"[{_CJK}]|[0-9a-z\u00b5\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+")
 # Punctuation that ends a clause: negation never reaches across it.
 _CLAUSE_RE = re.compile(r"[.;:!?,。；：！？，、\n()（）]")
+# Punctuation that ends a sentence: a derived rubric point is looked for within a few sentences.
+_SENTENCE_RE = re.compile(r"[.;!?。；！？\n]")
 _HAS_CJK = re.compile(rf"[{_CJK}]")
 
 
@@ -88,6 +90,7 @@ class Tokens:
     clause: tuple[int, ...]
     spans: tuple[tuple[int, int], ...]
     source: str
+    sentence: tuple[int, ...] = ()
 
     def snippet(self, i: int, j: int) -> str:
         """Original text covered by tokens i..j-1."""
@@ -100,11 +103,16 @@ def tokenise(text: str) -> Tokens:
     raw: list[str] = []
     clauses: list[int] = []
     spans: list[tuple[int, int]] = []
+    sentences: list[int] = []
     clause = 0
+    sentence = 0
     last = 0
     for m in _TOKEN_RE.finditer(norm):
         if _CLAUSE_RE.search(norm, last, m.start()):
             clause += 1
+            if _SENTENCE_RE.search(norm, last, m.start()):
+                sentence += 1
+        sentences.append(sentence)
         last = m.end()
         word = m.group()
         raw.append(word)
@@ -113,7 +121,7 @@ def tokenise(text: str) -> Tokens:
         start = origin[m.start()] if m.start() < len(origin) else len(text)
         end = origin[m.end() - 1] + 1 if m.end() - 1 < len(origin) else len(text)
         spans.append((start, end))
-    return Tokens(tuple(stems), tuple(raw), tuple(clauses), tuple(spans), text)
+    return Tokens(tuple(stems), tuple(raw), tuple(clauses), tuple(spans), text, tuple(sentences))
 
 
 def keyword_forms(keyword: str) -> tuple[tuple[str, ...], ...]:
