@@ -1,9 +1,9 @@
 """`llmprep export`: a Markdown study guide (or practice sheet, or my misses) and an Anki TSV file.
 
-The Markdown is valid CommonMark whatever the bank or the user typed: every ASCII punctuation
-character of inline text is backslash-escaped (CommonMark allows that for all of them), and free
-text with indentation (code) goes into a fenced block whose fence is longer than any backtick run
-inside. No rich, no typer: the CLI writes the returned string.
+The Markdown is valid CommonMark whatever the bank or the user typed: characters that could start
+markup are backslash-escaped (always for `*_[]<&#|~\\ and backticks; at the start of a line also
+for - + = > and "1." / "1)"), and free text with indentation (code) goes into a fenced block whose
+fence is longer than any backtick run inside. No rich, no typer: the CLI writes the returned string.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from .bank import Bank, Question, Rubric, pick
 from .errors import LlmprepError
 from .history import Attempt
 
-_PUNCT = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+# Characters that can start markup anywhere in a line (emphasis, code, links, HTML, entities,
+# closing heading sequences, GFM tables and strikethrough) ...
+_ALWAYS = re.compile(r"([\\`*_\[\]<&#|~])")
+# ... and those that do only at the start of a line (list items, block quotes, setext underlines).
+_ORDERED = re.compile(r"(\d{1,9})([.)])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BACKTICKS = re.compile(r"`+")
 
@@ -33,7 +37,7 @@ LABELS = {
     "rubric": {"zh": "评分要点", "en": "Rubric points"},
     "my_answer": {"zh": "我上次的答案", "en": "My last answer"},
     "missed": {"zh": "遗漏的要点", "en": "Points I missed"},
-    "points": {"zh": "要点", "en": "Points"},
+    "points": {"zh": "评分要点（[x] 已得分，[ ] 遗漏）", "en": "Rubric points ([x] earned, [ ] missed)"},
     "score": {"zh": "得分", "en": "score"},
     "difficulty": {"zh": "难度", "en": "difficulty"},
     "none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
@@ -57,9 +61,14 @@ def clean(text: str) -> str:
 
 
 def md_inline(text: str) -> str:
-    """One line of literal text: newlines become spaces, every ASCII punctuation char is escaped."""
-    line = " ".join(clean(text).split())
-    return _PUNCT.sub(r"\\\1", line)
+    """One line of literal text: whitespace runs become one space, markup characters are escaped."""
+    line = _ALWAYS.sub(r"\\\1", " ".join(clean(text).split()))
+    m = _ORDERED.match(line)
+    if m:
+        return f"{m.group(1)}\\{line[m.end(1):]}"
+    if line[:1] in ("-", "+", "=", ">"):
+        return "\\" + line
+    return line
 
 
 def md_fenced(text: str, info: str = "") -> str:
@@ -190,7 +199,8 @@ def _question_md(e: Entry, number: int, lang: str, answers: bool, wrong: bool) -
         a = e.attempt
         score = a.effective_score if a.effective_score is not None else 0.0
         when = a.created_at[:10]
-        out += [f"**{md_inline(_label('my_answer', lang))}** ({md_inline(f'{_label_score(lang)} {score:.0%}, {when}')})", ""]
+        detail = md_inline(f"{_label('score', lang)} {score:.0%}, {when}")
+        out += [f"**{md_inline(_label('my_answer', lang))}** ({detail})", ""]
         out += [md_fenced(a.answer), ""]
         points = a.effective_points or []
         if points:
@@ -210,10 +220,6 @@ def _question_md(e: Entry, number: int, lang: str, answers: bool, wrong: bool) -
                 out.append(f"- [ ] {md_inline(_point_text(p.text, lang))}")
             out.append("")
     return out
-
-
-def _label_score(lang: str) -> str:
-    return _label("score", lang)
 
 
 # ---------------------------------------------------------------- Anki

@@ -4,6 +4,7 @@ checked; hostile text stays text; Anki TSV has Anki's header lines; -o writes at
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 from llmprep.cli import app
-from llmprep.export import clean, md_fenced, md_inline, md_text
+from llmprep.export import _looks_like_code, clean, md_fenced, md_inline, md_text
 
 QUIZ_BANK = Path(__file__).parent / "fixtures" / "quizbank"
 QB = ["--no-builtin", "--bank", str(QUIZ_BANK)]
@@ -171,7 +172,7 @@ def test_hostile_bank_text_stays_text(make_bank):
     assert "[ ] [x] all-reduce ]] [ ](#) <b>" in points
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
 def test_md_inline_is_always_one_literal_paragraph(s):
     md = md_inline(s)
@@ -184,6 +185,26 @@ def test_md_inline_is_always_one_literal_paragraph(s):
     kids = tokens[1].children
     assert all(c.type == "text" for c in kids), [c.type for c in kids]
     assert "".join(c.content for c in kids) == expected  # what a reader sees is exactly the text
+
+
+MARKUP = st.text(alphabet=st.sampled_from("-+=>#*_`[]()!<>&|~.:1 a\\\n\u3000学"), max_size=50)
+
+
+@settings(max_examples=200, deadline=None)
+@given(MARKUP)
+def test_md_text_paragraphs_are_literal(s):
+    """Lines of markup characters stay paragraphs of text with hard breaks, never other blocks."""
+    if _looks_like_code(s):
+        return  # indented text or ``` goes into a fenced block (tested below)
+    tokens = MD.parse(md_text(s))
+    assert {t.type for t in tokens} <= {"paragraph_open", "inline", "paragraph_close"}
+    for t in tokens:
+        if t.type == "inline":
+            assert {c.type for c in t.children} <= {"text", "hardbreak"}
+    paragraphs = [p for p in re.split(r"\n\s*\n", s.strip()) if p.strip()]
+    expected = ["\n".join(" ".join(line.split()) for line in p.split("\n") if line.strip()) for p in paragraphs]
+    seen = ["".join("\n" if c.type == "hardbreak" else c.content for c in t.children) for t in tokens if t.type == "inline"]
+    assert seen == expected
 
 
 @settings(max_examples=100, deadline=None)
