@@ -114,3 +114,27 @@ _UI.update(
 def uif(key: str, lang: str, **kw) -> str:
     """A UI string with {placeholders} filled in."""
     return ui(key, lang).format(**kw)
+
+# Tables of `stats`, `history` and `review --list`.
+_UI.update(
+    {
+        "col_id": {"zh": "题目", "en": "id"},
+        "col_questions": {"zh": "题数", "en": "questions"},
+        "col_attempted": {"zh": "已答", "en": "attempted"},
+        "col_passed": {"zh": "通过", "en": "passed"},
+        "col_due": {"zh": "待复习", "en": "due"},
+        "col_progress": {"zh": "进度", "en": "progress"},
+        "col_when": {"zh": "时间", "en": "when"},
+        "col_last_score": {"zh": "上次得分", "en": "last score"},
+        "col_last_attempted": {"zh": "上次作答", "en": "last attempted"},
+        "col_due_at": {"zh": "到期", "en": "due"},
+        "total_row": {"zh": "合计", "en": "total"},
+        "streak": {"zh": "连续练习：{n} 天", "en": "streak: {n} day(s)"},
+        "graded_answers": {"zh": "共 {n} 次评分作答", "en": "{n} graded answer(s)"},
+        "last_days": {"zh": "最近 {n} 天 ", "en": "last {n} days "},
+        "latest": {"zh": "最近一次 {p}", "en": "latest {p}"},
+        "per_day": {"zh": "（每日平均分）", "en": "(mean score per day)"},
+        "n_attempts": {"zh": "{n} 次作答", "en": "{n} attempt(s)"},
+        "n_listed": {"zh": "{n} 题", "en": "{n} question(s)"},
+    }
+)

@@ -395,6 +395,7 @@ class QuizSession:
         # The answer being worked on, so a Ctrl-C anywhere can keep it as a draft.
         self._current: tuple[Question, str, datetime, float] | None = None
         self.session_id: int | None = None
+        self._unrated: ItemResult | None = None
 
     def run(self, questions: list[Question]) -> SessionReport:
         """Ask every question (until :quit, EOF or Ctrl-C) and return the session report.
@@ -424,6 +425,8 @@ class QuizSession:
                 report.items.append(item)
         except KeyboardInterrupt as exc:
             status = "interrupted"
+            if self._unrated is not None:  # graded and saved; only the rating is missing
+                report.items.append(self._unrated)
             draft = self._keep_draft(getattr(exc, "partial", None))
             if draft is not None:
                 report.items.append(draft)
@@ -508,7 +511,7 @@ class QuizSession:
             time_limit=self.time_limit, over_time=over,
         )
         self._current = None  # committed: nothing left to keep as a draft
-        item = ItemResult(q, "answered", grade, attempt_id, elapsed, over, suggested)
+        item = self._unrated = ItemResult(q, "answered", grade, attempt_id, elapsed, over, suggested)
         self.view.graded(q, grade, time_taken=elapsed, time_limit=self.time_limit, over_time=over)
         choice = self._choose_rating(suggested)
         now = self.clock.now()
@@ -516,6 +519,7 @@ class QuizSession:
         self.history.rate(attempt_id, choice.rating, now, override=choice.dispute, card=review.card_json, due=review.due)
         item.rating = choice.rating
         item.dispute = choice.dispute
+        self._unrated = None
         self.view.rated(choice, suggested, review.due, now)
         return item
 

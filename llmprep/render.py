@@ -286,28 +286,29 @@ def session_report(console: Console, report, lang: str) -> None:
 def review_list(console: Console, rows: list[dict], lang: str) -> None:
     """`review --list`: the queue as a table."""
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("id", "topic", "last score", "last attempted", "due"):
-        table.add_column(col, justify="right" if col == "last score" else "left")
+    for key in ("col_id", "col_topic", "col_last_score", "col_last_attempted", "col_due_at"):
+        table.add_column(ui(key, lang), justify="right" if key == "col_last_score" else "left")
     for r in rows:
         table.add_row(safe(r["id"]), r["topic"], percent(r["last_score"]), local_time(r["last_attempted"]), local_time(r["due"]))
     console.print(table)
-    console.print(f"{len(rows)} question(s)")
+    console.print(uif("n_listed", lang, n=len(rows)))
 
 
 def history_table(console: Console, attempts, lang: str) -> None:
     """All attempts, newest last: when, question, score (and re-grade), result, rating, time."""
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("#", "when", "question", "score", "result", "rating", "time"):
-        table.add_column(col, justify="right" if col in ("#", "score", "time") else "left", overflow="fold")
+    for key in ("#", "col_when", "col_question", "col_score", "col_result", "col_rating", "col_time"):
+        right = key in ("#", "col_score", "col_time")
+        table.add_column(ui(key, lang), justify="right" if right else "left", overflow="fold")
     for a in attempts:
         table.add_row(str(a.id), local_time(a.created_at), safe(a.question_id), *_attempt_cells(a, lang))
     console.print(table)
-    console.print(f"{len(attempts)} attempt(s)")
+    console.print(uif("n_attempts", lang, n=len(attempts)))
 
 
 def _attempt_cells(a, lang: str) -> tuple:
     if a.draft:
-        return "-", Text(ui("draft", lang), style="yellow"), "-", duration(a.time_taken)
+        return "-", Text(ui("draft", lang), style="yellow"), "-", Text(duration(a.time_taken))
     score = percent(a.score)
     if a.regraded_at:
         score += f" → {percent(a.regrade_score)}"
@@ -338,7 +339,7 @@ def history_detail(console: Console, q: Question | None, attempts, lang: str) ->
         for line in a.answer.split("\n"):
             console.print(Text("    " + safe(line)))
     console.print()
-    console.print(f"{len(attempts)} attempt(s)")
+    console.print(uif("n_attempts", lang, n=len(attempts)))
 
 
 def regrade_summary(console: Console, changes: list[dict], total: int, skipped: int, version: str) -> None:
@@ -362,21 +363,22 @@ def regrade_summary(console: Console, changes: list[dict], total: int, skipped: 
 def stats_view(console: Console, stats, lang: str) -> None:
     """Per-topic progress bars, the streak and a sparkline of the recent daily mean score."""
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("topic", "questions", "attempted", "passed", "mean", "due", "progress"):
-        table.add_column(col, justify="right" if col in ("questions", "attempted", "passed", "due") else "left")
+    numeric = ("col_questions", "col_attempted", "col_passed", "col_due")
+    for key in ("col_topic", "col_questions", "col_attempted", "col_passed", "col_mean", "col_due", "col_progress"):
+        table.add_column(ui(key, lang), justify="right" if key in numeric else "left")
     for t in stats.topics + [stats.total]:
         progress = bar(t.passed / t.questions if t.questions else 0.0, 16)
         progress.append(f" {t.passed}/{t.questions}", style="dim")
-        name = Text(t.topic) if t.topic else Text("total", style="bold")
+        name = Text(t.topic) if t.topic else Text(ui("total_row", lang), style="bold")
         table.add_row(name, str(t.questions), str(t.attempted), str(t.passed), percent(t.mean_score), str(t.due), progress)
     console.print(table)
-    streak = Text(f"streak: {stats.streak} day(s)", style="bold")
-    streak.append(f" · {stats.attempts} graded answer(s)", style="dim")
+    streak = Text(uif("streak", lang, n=stats.streak), style="bold")
+    streak.append(" · " + uif("graded_answers", lang, n=stats.attempts), style="dim")
     console.print(streak)
-    trend = Text(f"last {len(stats.trend)} days ")
+    trend = Text(uif("last_days", lang, n=len(stats.trend)))
     trend.append_text(sparkline([p.mean_score for p in stats.trend]))
     scored = [p for p in stats.trend if p.mean_score is not None]
     if scored:
-        trend.append(f"  latest {percent(scored[-1].mean_score)}", style="dim")
-    trend.append("  (mean score per day)", style="dim")
+        trend.append("  " + uif("latest", lang, p=percent(scored[-1].mean_score)), style="dim")
+    trend.append("  " + ui("per_day", lang), style="dim")
     console.print(trend)

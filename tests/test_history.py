@@ -147,12 +147,16 @@ def test_corrupt_database_is_one_line_error_in_the_cli(llmprep_home):
 
 
 def test_history_lists_attempts_and_one_questions_answers(clock, llmprep_home):
-    run("quiz", "--topic", "distributed", "--count", "2", "--seed", "1", input="first line\nsecond line\n.\nother\n.\n")
+    run("quiz", "--topic", "distributed", "--count", "3", "--seed", "1",
+        input="first line\nsecond line\n.\nother\n.\nunfinished\n:quit\n")
     result = run("history")
     assert result.exit_code == 0
-    assert "2 attempt(s)" in result.stdout and "2025-01-06 09:00" in result.stdout
+    assert "3 attempt(s)" in result.stdout and "2025-01-06 09:00" in result.stdout and "draft" in result.stdout
     data = json.loads(run("history", "--json").stdout)
-    assert [d["answer"] for d in data] == ["first line\nsecond line", "other"]
+    assert [d["answer"] for d in data] == ["first line\nsecond line", "other", "unfinished"]
+    assert [d["draft"] for d in data] == [False, False, True]
+    draft = run("history", data[2]["question_id"], "--lang", "zh")
+    assert "草稿" in draft.stdout and "    unfinished" in draft.stdout and "1 次作答" in draft.stdout
     assert set(data[0]) >= {"question_id", "score", "points", "rating", "suggested_rating", "override", "time_taken",
                             "grader_version", "created_at", "regrade", "draft", "session_id"}
     qid = data[0]["question_id"]

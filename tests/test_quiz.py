@@ -336,6 +336,8 @@ def test_interrupt_at_rating_keeps_the_attempt_unrated(tmp_path, clock):
     bank, history, session, out = _session(tmp_path, reader, clock)
     report = session.run([bank.question("dist-zero"), bank.question("dist-ring")])
     assert report.status == "interrupted"
+    assert [(i.question.id, i.status, i.rating) for i in report.items] == [("dist-zero", "answered", None)]
+    assert "Session report  (interrupted after 1 of 2)" in out.getvalue()
     (a,) = history.attempts()
     assert a.rating is None and a.score == pytest.approx(1 / 3, abs=1e-3) and not a.draft
     assert history.card("dist-zero") is None
