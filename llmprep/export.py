@@ -213,7 +213,7 @@ def _question_md(e: Entry, number: int, lang: str, answers: bool, wrong: bool) -
         out += [f"**{md_inline(_label('reference', lang))}**", ""]
         for alt in q.answers:
             for _, text in _texts(alt, lang):
-                out += [md_text(text, code=q.kind == "coding" and _looks_like_code(text)), ""]
+                out += [md_text(text), ""]
         if not wrong:
             out += [f"**{md_inline(_label('rubric', lang))}**", ""]
             for p in e.rubric.points:

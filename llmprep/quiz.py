@@ -152,7 +152,7 @@ def filter_questions(bank, filters: Filters) -> list[Question]:
     ]
 
 
-def _due_now(state: QuestionState, now: datetime) -> bool:
+def is_due(state: QuestionState, now: datetime) -> bool:
     """A question tried but never rated has no card yet: it counts as due."""
     due = parse_iso(state.due)
     return due is None or due <= now
@@ -171,7 +171,7 @@ def select_questions(
     def urgency(q: Question):
         s = states[q.id]
         weak = s.last_passed is False
-        due = _due_now(s, now)
+        due = is_due(s, now)
         tier = 0 if (weak and due) else (1 if (weak or due) else 2)
         return (tier, s.due or "", s.last_score if s.last_score is not None else 0.0)
 
@@ -188,7 +188,7 @@ def wrong_queue(questions: list[Question], states: dict[str, QuestionState]) -> 
 
 def due_queue(questions: list[Question], states: dict[str, QuestionState], now: datetime) -> list[Question]:
     """Questions tried before whose FSRS card is due at `now`, most overdue first."""
-    out = [q for q in questions if q.id in states and _due_now(states[q.id], now)]
+    out = [q for q in questions if q.id in states and is_due(states[q.id], now)]
     out.sort(key=lambda q: states[q.id].due or "")
     return out
 
@@ -293,7 +293,7 @@ class SessionReport:
     time_limit: float | None = None
     seed: int | None = None
     items: list[ItemResult] = field(default_factory=list)
-    status: str = "running"  # finished | quit | eof | interrupted
+    status: str = "running"  # finished | quit | eof | interrupted (| crashed, in the database only)
     ended_at: datetime | None = None
     elapsed: float = 0.0
 
@@ -412,7 +412,7 @@ class QuizSession:
             filters=self.filters.to_dict(), planned=[q.id for q in questions],
         )
         self.view.start(report)
-        status = "finished"
+        status = "crashed"  # what the session row says if an unexpected error escapes
         try:
             for index, q in enumerate(questions, 1):
                 try:
@@ -423,6 +423,8 @@ class QuizSession:
                         report.items.append(stop.item)
                     break
                 report.items.append(item)
+            else:
+                status = "finished"
         except KeyboardInterrupt as exc:
             status = "interrupted"
             if self._unrated is not None:  # graded and saved; only the rating is missing

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from .bank import Question
 from .history import QuestionState, parse_iso
-from .quiz import _due_now
+from .quiz import is_due
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _topic_stats(topic: str, questions: list[Question], states: dict[str, Questi
         attempted=len(tried),
         passed=sum(1 for s in tried if s.last_passed),
         mean_score=sum(scores) / len(scores) if scores else None,
-        due=sum(1 for q in questions if q.id in states and _due_now(states[q.id], now)),
+        due=sum(1 for q in questions if q.id in states and is_due(states[q.id], now)),
     )
 
 

@@ -96,7 +96,9 @@ def test_corrupt_file_is_refused_and_left_alone(tmp_path):
 
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "h.sqlite3"
-    History(path).migrations()
+    h = History(path)
+    h.migrations()
+    h.close()  # the last connection to close checkpoints the WAL: the file is complete and stable now
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
     db.commit()
@@ -182,3 +184,25 @@ def test_regrade_keeps_the_original_score(clock, llmprep_home):
     assert again["regraded"] == 1 and again["changes"] == []  # nothing changed since the last regrade
     hist = json.loads(run("history", "--json").stdout)[0]
     assert hist["score"] == 0.9 and hist["regrade"]["score"] == 0.0 and hist["effective_passed"] is False
+
+
+def test_history_is_keyed_by_question_id_so_edits_keep_it(clock, llmprep_home, make_bank):
+    bank = make_bank(
+        """\
+        version: 1
+        questions:
+          - id: q1
+            topic: t
+            kind: concept
+            prompt: "Old wording?"
+            answer: "Gradients are averaged with all-reduce."
+        """
+    )
+    args = ["--no-builtin", "--bank", str(bank)]
+    CliRunner().invoke(app, [*args, "quiz", "--count", "1"], input="no idea\n.\n", catch_exceptions=False)
+    text = (bank / "questions.yaml").read_text().replace("Old wording?", "New, clearer wording?")
+    (bank / "questions.yaml").write_text(text)
+    listed = json.loads(CliRunner().invoke(app, [*args, "review", "--wrong", "--list", "--json"]).stdout)
+    assert [r["id"] for r in listed] == ["q1"]
+    detail = CliRunner().invoke(app, [*args, "history", "q1"]).stdout
+    assert "New, clearer wording?" in detail and "    no idea" in detail

@@ -329,6 +329,7 @@ def test_graded_attempt_survives_a_crash_right_after_grading(tmp_path, clock):
         session.run([bank.question("dist-ring")])
     db = sqlite3.connect(tmp_path / "h.sqlite3")  # a separate connection sees the committed row
     assert db.execute("SELECT question_id, score, rating FROM attempts").fetchall() == [("dist-ring", 1.0, None)]
+    assert db.execute("SELECT status FROM sessions").fetchall() == [("crashed",)]
 
 
 def test_interrupt_at_rating_keeps_the_attempt_unrated(tmp_path, clock):

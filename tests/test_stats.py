@@ -83,3 +83,12 @@ def test_streak_uses_local_days():
     s_utc = compute_stats(qs, states, scores, now, days=3, tz=timezone.utc)
     assert [(p.date, p.attempts) for p in s_utc.trend] == [("2025-01-05", 1), ("2025-01-06", 1), ("2025-01-07", 0)]
     assert s_utc.streak == 2
+
+
+def test_colour_follows_no_color_and_the_option(clock, llmprep_home):
+    run("quiz", "--topic", "inference", "--count", "1", input=f"{KV_EN}\n.\n")
+    green = "\x1b[32m"
+    forced = CliRunner().invoke(app, [*QB, "stats"], env={"FORCE_COLOR": "1"})
+    assert green in forced.stdout  # a terminal would get colour
+    assert green not in CliRunner().invoke(app, [*QB, "stats"], env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert green not in CliRunner().invoke(app, [*QB, "--no-color", "stats"], env={"FORCE_COLOR": "1"}).stdout
