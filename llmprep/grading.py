@@ -31,17 +31,23 @@ GRADER_VERSION = "2"
 
 FUZZY_MIN_LEN = 6  # shorter latin words must match exactly (PS ≠ "steps", MoE ≠ "mode")
 FUZZY_CUTOFF = 85.0
+JOIN_MIN_LEN = 5  # a one-word latin keyword this long also matches two answer words written apart
 NEG_WINDOW = 3  # tokens looked back for a negation cue, inside the same clause
-COVER = 0.6  # share of a derived point's weight that earns the point in full
-IDF_FLOOR = 0.0  # least weight of a derived unit
+COVER = 0.7  # share of a derived point's weight that earns the point in full
+IDF_FLOOR = 0.2  # least weight of a derived unit
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
-DEMOTE_TOTAL = 1.0  # share of its weight such a unit still adds to its point's total
+DEMOTE_TOTAL = 0.5  # share of its weight such a unit still adds to its point's total
 
 _NEG_WORDS = {"not", "no", "never", "without", "cannot", "nor", "neither", "none", "nothing"}
-_NEG_CHARS = {"不", "没", "未", "非", "无", "勿", "别"}
+# 别 is left out: it ends common words (识别, 区别, 类别, 分别) far more often than it negates.
+_NEG_CHARS = {"不", "没", "未", "非", "无", "勿"}
 # Cue + next character that is not a negation of what follows ("不同" different, "非常" very …).
 _NOT_NEG = {"不仅", "不但", "不过", "不断", "不同", "不少", "不管", "非常", "无论", "未来", "无疑", "不错", "别的", "没想"}
+_NOT_NEG_EN = {"only", "just", "merely", "simply", "necessarily"}
+# Characters that may stand between a Chinese negation and what it denies: 没有使用X, 不是X, 无需X.
+_NEG_BRIDGE = set("有使用是需要会能必采进行做了再太")
+NEG_WINDOW_ZH = 4  # 没有使用X: the cue three characters back
 _CONDITIONAL = {"如果", "若", "假如", "假设", "要是", "if", "unless", "whether"}
 
 
@@ -135,9 +141,11 @@ class UnitStats:
         return stats
 
     def idf(self, key: tuple[str, ...]) -> float:
-        # Robertson–Spärck Jones IDF: a unit in half the points or more tells nothing apart.
+        # Robertson–Spärck Jones IDF: a unit in half the points of the bank or more tells them apart
+        # poorly. The floor keeps every unit some weight (in a bank of one or two points all weigh alike).
         df = self.df.get(key, 0)
-        return max(IDF_FLOOR, math.log((self.n - df + 0.5) / (df + 0.5)))
+        n = max(self.n, df)
+        return max(IDF_FLOOR, math.log((n - df + 0.5) / (df + 0.5)))
 
 
 # ---------------------------------------------------------------- compiled rubrics
@@ -262,7 +270,19 @@ class _Answer:
         for i, s in enumerate(self.tok.stems):
             self.index.setdefault(s, []).append(i)
         self._fuzzy: dict[str, set[str]] = {}
-        self._found: dict[tuple[str, ...], list[tuple[int, int, bool, bool]]] = {}
+        self._joined: dict[str, list[int]] | None = None
+        self._found: dict[tuple[str, ...], tuple[int, int, bool, bool] | None] = {}
+
+    def joined(self) -> dict[str, list[int]]:
+        """Concatenations of two adjacent latin stems -> start positions (built on first use)."""
+        if self._joined is None:
+            self._joined = {}
+            st = self.tok.stems
+            for i in range(len(st) - 1):
+                a, b = st[i], st[i + 1]
+                if a.isascii() and b.isascii() and a.isalnum() and b.isalnum():
+                    self._joined.setdefault(a + b, []).append(i)
+        return self._joined
 
     def similar(self, stem: str) -> set[str]:
         """Answer stems within typo distance of a long latin keyword stem (same first letter)."""
@@ -301,20 +321,26 @@ class _Answer:
         return None
 
     def negated(self, i: int) -> bool:
+        """Whether the token at i follows a negation cue in its clause: a latin cue ("not", "without",
+        "don't") up to NEG_WINDOW tokens back; a Chinese cue (不 没 未 非 无 …) right before it or
+        bridged only by light verbs (没有使用X, 不是X, 无需X, 并非X)."""
         tok = self.tok
         clause = tok.clause[i]
-        for j in range(i - 1, max(-1, i - 1 - NEG_WINDOW), -1):
+        for j in range(i - 1, max(-1, i - 1 - NEG_WINDOW_ZH), -1):
             if tok.clause[j] != clause:
                 break
             w = tok.raw[j]
             cue = False
-            if w in _NEG_WORDS:
+            if i - j <= NEG_WINDOW and w in _NEG_WORDS:
+                nxt = tok.raw[j + 1] if j + 1 < i else ""
+                cue = nxt not in _NOT_NEG_EN  # "not only", "not just"
+            elif i - j <= NEG_WINDOW and w == "t" and j > 0 and tok.raw[j - 1].endswith("n"):  # don't, isn't
                 cue = True
-            elif w == "t" and j > 0 and tok.raw[j - 1].endswith("n"):  # don't, isn't, can't
-                cue = True
-            elif w in _NEG_CHARS and i - j <= 2:
+            elif w in _NEG_CHARS and all(tok.raw[k] in _NEG_BRIDGE for k in range(j + 1, i)):
                 nxt = tok.raw[j + 1] if j + 1 < len(tok.raw) else ""
-                cue = (w + nxt) not in _NOT_NEG
+                # 不同 (different) is no negation, but 不同步 with the keyword 同步 is: the pair
+                # borrows the keyword's own first character.
+                cue = j + 1 == i or (w + nxt) not in _NOT_NEG
             if cue:
                 # "如果不用混合精度…" / "if you do not …": a condition, not a denial.
                 before = tok.raw[max(0, j - 4) : j]
@@ -324,11 +350,9 @@ class _Answer:
                 return True
         return False
 
-    def occurrences(self, form: tuple[str, ...]) -> list[tuple[int, int, bool, bool]]:
-        """Every occurrence of a stem sequence: (start, end, fuzzy, negated), in answer order."""
-        if form in self._found:
-            return self._found[form]
-        hits = []
+    def _starts(self, form: tuple[str, ...]) -> list[tuple[int, int, bool]]:
+        """Candidate (start, end, fuzzy) of a stem sequence, in answer order, before the negation check."""
+        out = []
         for start, fz in sorted(self.positions(form[0])):
             fuzzy = fz
             ok = True
@@ -339,17 +363,27 @@ class _Answer:
                     break
                 fuzzy = fuzzy or r
             if ok:
-                hits.append((start, start + len(form), fuzzy, self.negated(start)))
-        self._found[form] = hits
-        return hits
+                out.append((start, start + len(form), fuzzy))
+        if len(form) == 1 and len(form[0]) >= JOIN_MIN_LEN and form[0].isascii():
+            # "warmup" also matches "warms up", "checkpoint" matches "check point"
+            joined = self.joined().get(form[0])
+            if joined:
+                out = sorted(out + [(i, i + 2, False) for i in joined])
+        return out
 
     def find(self, form: tuple[str, ...]) -> tuple[int, int, bool, bool] | None:
         """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one."""
-        hits = self.occurrences(form)
-        for h in hits:
-            if not h[3]:
-                return h
-        return hits[0] if hits else None
+        if form in self._found:
+            return self._found[form]
+        best = None
+        for start, end, fuzzy in self._starts(form):
+            neg = self.negated(start)
+            if not neg:
+                best = (start, end, fuzzy, False)
+                break
+            best = best or (start, end, fuzzy, True)
+        self._found[form] = best
+        return best
 
 
 def _match(answer: _Answer, kw: str, hit: tuple[int, int, bool, bool]) -> Match:
@@ -479,7 +513,7 @@ def match_case(answer: str, keyword, question: str = "") -> bool:
     """Whether a hand-written keyword (a string or a list of synonyms) earns credit in `answer`
     (found on token boundaries and not negated); `question` demotes as a prompt does."""
     syns = (keyword,) if isinstance(keyword, str) else tuple(keyword)
-    point = Point(id="p", text=(("", syns[0]),), keywords=(syns,), need=1)
+    point = Point(id="p", text=(("", "-"),), keywords=(syns,), need=1)  # hand-written, not text-derived
     demote = tuple(tokenise(question).stems) if question else ()
     (cp,) = compile_points((point,), demote)
     if not cp.concepts:

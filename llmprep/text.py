@@ -57,13 +57,59 @@ def normalise(text: str) -> tuple[str, list[int]]:
             converted = conv.convert(s)
             if len(converted) == len(s):
                 s = converted
-            else:  # phrase conversion changed the length: convert per character to keep offsets
-                s = "".join(conv.convert(c) if len(conv.convert(c)) == 1 else c for c in s)
+            else:  # a phrase changed length (記憶體 → 内存): convert run by run, re-aligning offsets
+                s, origin = _convert_aligned(conv, s, origin)
     folded = s.casefold()
     if len(folded) != len(s):  # e.g. ß → ss: keep offsets aligned by folding per character
         folded = "".join(c.casefold() if len(c.casefold()) == 1 else c.lower() for c in s)
     return folded, origin
 
+
+_CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
+_ALIGN_MAX = 2000  # longer runs of CJK are aligned character by character (no quadratic work)
+
+
+def _convert_aligned(conv, s: str, origin: list[int]) -> tuple[str, list[int]]:
+    """Convert each CJK run of `s`; where a run changes length, map its characters back to the
+    original with difflib (equal blocks one to one, a replaced phrase spread over the original one)."""
+    from difflib import SequenceMatcher
+
+    out: list[str] = []
+    new_origin: list[int] = []
+    last = 0
+    for m in _CJK_RUN_RE.finditer(s):
+        out.append(s[last : m.start()])
+        new_origin.extend(origin[last : m.start()])
+        run = m.group()
+        conv_run = conv.convert(run)
+        base = m.start()
+        if len(conv_run) == len(run):
+            out.append(conv_run)
+            new_origin.extend(origin[base : m.end()])
+        elif len(run) > _ALIGN_MAX:
+            chars = [conv.convert(c) if len(conv.convert(c)) == 1 else c for c in run]
+            out.append("".join(chars))
+            new_origin.extend(origin[base : m.end()])
+        else:
+            out.append(conv_run)
+            for tag, i1, i2, j1, j2 in SequenceMatcher(None, run, conv_run, autojunk=False).get_opcodes():
+                if tag == "equal":
+                    new_origin.extend(origin[base + i1 : base + i2])
+                elif j2 > j1:  # replaced phrase: spread its characters over the original phrase
+                    lo, hi = base + min(i1, len(run) - 1), base + max(min(i2, len(run)) - 1, min(i1, len(run) - 1))
+                    n = j2 - j1
+                    for k in range(n):
+                        new_origin.append(origin[hi] if k == n - 1 else origin[lo + (k * (hi - lo + 1)) // n])
+        last = m.end()
+    out.append(s[last:])
+    new_origin.extend(origin[last:])
+    return "".join(out), new_origin
+
+
+# British spellings folded to American before stemming, in keywords and answers alike:
+# optimise/optimiser/optimisation → -iz-, analyse → analyze, neighbour/behaviour → -or.
+_BRIT_IS = re.compile(r"^([a-z]{3,})(is|ys)(e|ed|es|ing|er|ers|ation|ations)$")
+_BRIT_OUR = re.compile(r"^([a-z]{3,})our(s|ed|ing|hood|hoods|ite|ites|able)?$")
 
 _stemmer = None
 
@@ -78,6 +124,9 @@ def stem(word: str) -> str:
         import snowballstemmer
 
         _stemmer = snowballstemmer.stemmer("english")
+    if len(word) >= 6:
+        word = _BRIT_IS.sub(lambda m: m.group(1) + ("iz" if m.group(2) == "is" else "yz") + m.group(3), word)
+        word = _BRIT_OUR.sub(r"\1or\2", word)
     return _stemmer.stemWord(word)
 
 

@@ -1,0 +1,160 @@
+"""Grader semantics: hand-written rubrics keep the rules authors were told; derived rubrics give partial,
+IDF-weighted credit; evidence, negation, demoting; speed."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from llmprep.bank import Point, Question, Rubric, load_bank
+from llmprep.grading import GRADER_VERSION, Grader, UnitStats, grade, grade_compiled, compile_points, question_tokens
+
+Q = Question(id="q", topic="t", kind="concept", difficulty=1, prompt=(("en", "What is ring all-reduce?"),),
+             answers=((("en", "x"),),))
+
+
+def hand(*concepts, need=1, pid="p"):
+    return Point(id=pid, text=(("en", "-"),), keywords=tuple(tuple(c) for c in concepts), need=need)
+
+
+def rubric(*points, derived=False):
+    return Rubric(qid="q", points=tuple(points), variants=(tuple(points),), derived=derived)
+
+
+def test_version_bumped():
+    assert GRADER_VERSION == "2"
+
+
+def test_need_counts_concepts_and_caps_at_one():
+    r = rubric(hand(["reduce-scatter"], ["all-gather"], ["ring"], need=2))
+    assert grade("a reduce-scatter", r).score == pytest.approx(0.5)
+    assert grade("reduce-scatter then all-gather", r).score == 1.0
+    assert grade("reduce-scatter, all-gather and a ring", r).score == 1.0
+
+
+def test_any_synonym_counts_once():
+    r = rubric(hand(["neighbour", "相邻"], ["ring"], need=2))
+    g = grade("相邻 neighbour", r)
+    assert g.score == pytest.approx(0.5)
+    assert len(g.points[0].matched) == 1
+
+
+def test_keyword_in_the_question_earns_nothing():
+    r = rubric(hand(["ring"], ["neighbour"], need=1))
+    assert grade("ring", r, Q).score == 0.0
+    assert grade("neighbour", r, Q).score == 1.0
+
+
+def test_negated_match_is_reported_and_earns_nothing():
+    r = rubric(hand(["mixed precision", "混合精度"]))
+    g = grade("We do not use mixed precision.", r)
+    assert g.score == 0.0
+    assert [m.found for m in g.points[0].negated] == ["mixed precision"]
+    assert grade("如果不用混合精度，显存翻倍", r).score == 1.0
+    assert grade("没有使用混合精度", r).score == 0.0
+
+
+def test_evidence_points_into_the_original_answer():
+    answer = "模型放进記憶體，用 ＡｌｌＲｅｄｕｃｅ 同步"
+    r = rubric(hand(["内存"], ["all-reduce"], need=2))
+    g = grade(answer, r)
+    assert g.score == 1.0
+    found = {m.keyword: answer[m.start : m.end] for m in g.points[0].matched}
+    assert found == {"内存": "記憶體", "all-reduce": "ＡｌｌＲｅｄｕｃｅ"}
+    assert all(m.found == answer[m.start : m.end] for m in g.points[0].matched)
+
+
+def test_to_dict_shape():
+    d = grade("reduce-scatter", rubric(hand(["reduce-scatter"]))).to_dict()
+    assert set(d) == {"id", "score", "passed", "pass", "points"}
+    assert set(d["points"][0]) == {"id", "weight", "score", "matched", "negated", "missing"}
+
+
+def test_text_only_point_gives_continuous_partial_credit():
+    text = (("en", "Each GPU exchanges gradient chunks with its ring neighbours in bandwidth-optimal steps"),)
+    from llmprep.autorubric import keywords_from_text
+
+    p = Point(id="k", text=text, keywords=keywords_from_text(text))
+    r = rubric(p)
+    none = grade("I like turtles.", r, Q).score
+    some = grade("chunks go to the neighbours", r, Q).score
+    full = grade(text[0][1], r, Q).score
+    assert none == 0.0 < some < full == 1.0
+
+
+def test_restating_the_question_earns_little_on_a_derived_rubric(make_bank):
+    d = make_bank(
+        """
+        version: 1
+        questions:
+          - id: q1
+            topic: t
+            kind: concept
+            prompt: "Why does ring all-reduce scale with the number of GPUs?"
+            answer: "Each GPU sends only to its neighbour, so the bytes per GPU stay constant as GPUs are added."
+          - id: q2
+            topic: t
+            kind: concept
+            prompt: "What does a KV cache store?"
+            answer: "The keys and values of past tokens, so decoding does not recompute attention over the prefix."
+        """
+    )
+    g = Grader(load_bank([d]))
+    assert g.grade("q1", "Each GPU sends only to its neighbour, so the bytes per GPU stay constant.").score >= 0.9
+    assert g.grade("q1", "Ring all-reduce scales with the number of GPUs.").score <= 0.2
+    assert g.grade("q2", "keys and values of past tokens").score > g.grade("q2", "it stores past stuff").score
+    for qid in ("q1", "q2"):
+        assert g.grade(qid, "I like turtles.").score <= 0.2
+        assert g.grade(qid, "我喜欢乌龟。").score <= 0.2
+
+
+def test_idf_weighs_shared_units_less():
+    pts = [Point(id=f"k{i}", text=(("", t),), keywords=tuple((w,) for w in t.split()))
+           for i, t in enumerate(["know vinegar", "know container", "know size", "know rinse"])]
+    stats = UnitStats(pts)
+    assert stats.idf(("know",)) < stats.idf(("vinegar",))
+
+
+def test_fixture_bank_reference_answers_score_high(llmprep_home):
+    from pathlib import Path
+
+    bank = load_bank([Path(__file__).parent / "fixtures" / "bank"])
+    g = Grader(bank)
+    for qid, q in bank.questions.items():
+        for alt in q.answers:
+            for _, text in alt:
+                assert g.grade(qid, text).score >= 0.9, (qid, text)
+
+
+def _five_point_rubric():
+    words = "gradient tensor pipeline all-reduce bandwidth latency memory optimizer shard activation 梯度 张量 并行 通信".split()
+    rnd = random.Random(1)
+    pts = tuple(hand(*[[w] for w in rnd.sample(words, 3)], need=2, pid=f"p{i}") for i in range(5))
+    return (compile_points(pts, question_tokens(Q)),), words
+
+
+def test_batch_speed_300_char_answers():
+    compiled, words = _five_point_rubric()
+    rnd = random.Random(2)
+    answers = []
+    for _ in range(600):
+        s = ""
+        while len(s) < 300:
+            s += rnd.choice(words + ["the", "of", "and"]) + rnd.choice([" ", ", ", ". "])
+        answers.append(s[:300])
+    t0 = time.perf_counter()
+    for a in answers:
+        grade_compiled("q", a, compiled, 0.6)
+    rate = len(answers) / (time.perf_counter() - t0)
+    assert rate >= 1000  # the benchmark prints the real figure (≥ 3,000/s on an idle machine)
+
+
+def test_one_megabyte_answer_is_linear():
+    compiled, words = _five_point_rubric()
+    rnd = random.Random(3)
+    big = " ".join(rnd.choice(words) for _ in range(150_000))[:1_000_000]
+    t0 = time.perf_counter()
+    grade_compiled("q", big, compiled, 0.6)
+    assert time.perf_counter() - t0 < 3.0
