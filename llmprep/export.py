@@ -188,7 +188,7 @@ def to_markdown(entries: list[Entry], lang: str, answers: bool = True, wrong: bo
 def _question_md(e: Entry, number: int, lang: str, answers: bool, wrong: bool) -> list[str]:
     q = e.question
     out = [f"### {number}\\. {md_inline(_heading(q, lang))}", ""]
-    meta = f"{q.id} · {q.kind} · {_label('difficulty', lang)} {q.difficulty}"
+    meta = f"{q.id} · {q.kind} · {_label('difficulty', 'en' if lang == 'both' else lang)} {q.difficulty}"
     out += [f"*{md_inline(meta)}*", ""]
     prompts = _texts(q.prompt, lang)
     for i, (_, text) in enumerate(prompts):

@@ -452,11 +452,12 @@ class QuizSession:
         self._current = None
         if not text.strip():
             return None
+        elapsed = self.clock.monotonic() - t0
         self.history.save_draft(
             session_id=self.session_id, question_id=q.id, answer=text,
-            started_at=started, created_at=self.clock.now(), time_taken=self.clock.monotonic() - t0,
+            started_at=started, created_at=self.clock.now(), time_taken=elapsed,
         )
-        return ItemResult(q, "draft", time_taken=self.clock.monotonic() - t0)
+        return ItemResult(q, "draft", time_taken=elapsed)
 
     def _ask(self, q: Question, index: int, total: int) -> ItemResult:
         draft = self.history.latest_draft(q.id) if self.resume_drafts else None
