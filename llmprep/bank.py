@@ -109,38 +109,102 @@ class _Seq(list):
     line = 0
 
 
-def _make_loader(problems: list[str], fname: str):
+def _read_events(text: str, fname: str, problems: list[str]) -> Any:
+    """Build the document straight from the parser's events (no node tree: a 50 MB bank would need
+    ~1 GB for one), with the safe loader's scalar resolution and constructors. Mappings and sequences
+    become _Map/_Seq with line numbers; a tag the safe loader does not know is an error, never run."""
     import yaml  # imported here: a cached bank loads without yaml
+    from yaml.events import (
+        AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent, StreamEndEvent,
+    )
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
     # libyaml's parser is ~10× faster; the constructors stay the safe ones either way.
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    constructors = loader.yaml_constructors
+    str_tag, seq_tag, map_tag = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+    anchors: dict[str, Any] = {}
 
-    class Loader(base):  # type: ignore[misc, valid-type]
-        pass
+    def undefined(ev, kind, tag):
+        node = kind(tag, [] if kind is not ScalarNode else "", ev.start_mark, ev.end_mark)
+        constructors[None](loader, node)  # raises ConstructorError naming the tag and its line
 
-    def construct_map(loader, node):
-        result = _Map()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                problems.append(f"{fname}:{key_node.start_mark.line + 1}: mapping key must be a string")
-                continue
-            if key in result:
-                problems.append(f"{fname}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
-            result[key] = loader.construct_object(value_node, deep=True)
-            result.key_lines[key] = key_node.start_mark.line + 1
-        return result
+    def build(ev) -> Any:
+        if isinstance(ev, ScalarEvent):
+            tag = ev.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(ScalarNode, ev.value, ev.implicit)
+            if tag == str_tag:
+                value: Any = ev.value
+            else:
+                construct = constructors.get(tag)
+                if construct is None:
+                    undefined(ev, ScalarNode, tag)
+                try:
+                    value = construct(loader, ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style))
+                except yaml.YAMLError:
+                    raise
+                except Exception:  # "!!int x", "!!timestamp 2024-13-45": the constructor's own ValueError
+                    short = tag.rsplit(":", 1)[-1]
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{ev.value[:40]!r} is not a valid !!{short}", ev.start_mark
+                    ) from None
+        elif isinstance(ev, AliasEvent):
+            if ev.anchor not in anchors:
+                raise yaml.composer.ComposerError(None, None, f"found undefined alias {ev.anchor!r}", ev.start_mark)
+            return anchors[ev.anchor]
+        elif isinstance(ev, SequenceStartEvent):
+            if ev.tag not in (None, "!", seq_tag):
+                undefined(ev, SequenceNode, ev.tag)
+            value = _Seq()
+            value.line = ev.start_mark.line + 1
+            if ev.anchor:
+                anchors[ev.anchor] = value
+            while not loader.check_event(SequenceEndEvent):
+                value.append(build(loader.get_event()))
+            loader.get_event()
+        elif isinstance(ev, MappingStartEvent):
+            if ev.tag not in (None, "!", map_tag):
+                undefined(ev, MappingNode, ev.tag)
+            value = _Map()
+            value.line = ev.start_mark.line + 1
+            value.key_lines = {}
+            if ev.anchor:
+                anchors[ev.anchor] = value
+            while not loader.check_event(MappingEndEvent):
+                key_ev = loader.get_event()
+                key_line = key_ev.start_mark.line + 1
+                key = build(key_ev)
+                item = build(loader.get_event())
+                if not isinstance(key, (str, int, float, bool)):
+                    problems.append(f"{fname}:{key_line}: mapping key must be a string")
+                    continue
+                if key in value:
+                    problems.append(f"{fname}:{key_line}: duplicate key {key!r}")
+                value[key] = item
+                value.key_lines[key] = key_line
+            loader.get_event()
+        else:  # pragma: no cover - the parser yields nothing else inside a document
+            raise yaml.YAMLError(f"unexpected {type(ev).__name__}")
+        if getattr(ev, "anchor", None):
+            anchors[ev.anchor] = value
+        return value
 
-    def construct_seq(loader, node):
-        result = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        return result
-
-    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
-    Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
-    return Loader
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(StreamEndEvent):
+            return None  # an empty file
+        loader.get_event()  # document start
+        data = build(loader.get_event())
+        loader.get_event()  # document end
+        if not loader.check_event(StreamEndEvent):
+            ev = loader.get_event()
+            raise yaml.composer.ComposerError(
+                "expected a single document in the stream", None, "but found another document", ev.start_mark
+            )
+        return data
+    finally:
+        loader.dispose()
 
 
 _FAILED = object()  # read_yaml's result when the file could not be parsed (already reported)
@@ -163,11 +227,19 @@ def read_yaml(path: Path, problems: list[str]) -> Any:
         line = text[: text.index("\x00")].count("\n") + 1
         problems.append(f"{path}:{line}: contains a NUL byte (binary file?)")
         return _FAILED
+    import gc
+
     import yaml
 
+    # The parse allocates millions of small objects and frees none: the cyclic GC would rescan them
+    # over and over (quadratic time on a big bank), so it waits until the document is built.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    before = len(problems)
     try:
-        return yaml.load(text, Loader=_make_loader(problems, str(path)))  # noqa: S506 - safe loader subclass
+        return _read_events(text, str(path), problems)
     except yaml.MarkedYAMLError as exc:
+        del problems[before:]  # a file that does not parse: its one problem is the parse error
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
@@ -176,9 +248,14 @@ def read_yaml(path: Path, problems: list[str]) -> Any:
             what = "tab character in indentation; YAML needs spaces"
         problems.append(f"{path}:{line}: {what}")
     except yaml.YAMLError as exc:
+        del problems[before:]
         problems.append(f"{path}: invalid YAML: {str(exc).splitlines()[0]}")
     except RecursionError:
+        del problems[before:]
         problems.append(f"{path}: YAML nested too deeply")
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return _FAILED
 
 
