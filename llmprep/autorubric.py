@@ -34,33 +34,30 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
 # ~ "the amount of vinegar". Derived units only: hand-written concepts list their own synonyms.
 SYNONYM_GROUPS = """
 amount much quantity volume many number
-type kind sort variety brand form
-size big large small dimension dimensions length width
-long duration time minutes hours
-method way approach technique procedure how
+type kind sort variety brand
+size big large small dimension dimensions
+long duration
+method way technique approach procedure how
 container cup beaker jar vessel
 exit exits leave leaves leaving
-enter enters go goes move moves
-travel travels transport transported carry carries bring brings deliver
+enter enters entering
+travel travels transport transported carry carries bring brings deliver move moves
 link linked bond bonded join joined connect connected attach attached bind bound
 make makes made form forms create creates produce produces build builds
-begin begins start starts starting initiate
+begin begins start starts initiate
 end ends stop stops finish finishes terminate
 add added adds
 read reads decode decodes translate translated
 recognize recognizes match matches pair pairs
-use used uses
 show shows display
 increase increases raise grow
 decrease decreases reduce reduces lower shrink
 fast quick quickly rapid
 slow slowly
-big large huge
-small little tiny
 error errors mistake mistakes bug bugs fault
 change changes modify modifies alter
 find finds locate search
-store stores save saves keep
+store stores save saves
 remove removes delete deletes
 copy copies duplicate
 part parts piece pieces portion component components

@@ -33,9 +33,11 @@ FUZZY_MIN_LEN = 6  # shorter latin words must match exactly (PS ≠ "steps", MoE
 FUZZY_CUTOFF = 85.0
 JOIN_MIN_LEN = 5  # a one-word latin keyword this long also matches two answer words written apart
 NEG_WINDOW = 3  # tokens looked back for a negation cue, inside the same clause
-COVER = 0.7  # share of a derived point's weight that earns the point in full
+COVER = 0.7  # share of a text-only point's weight that earns the point in full
+COVER_REF = 0.4  # the same for a sentence of a reference answer (auto-rubric)
 IDF_FLOOR = 0.2  # least weight of a derived unit
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
+COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
 DEMOTE_TOTAL = 0.5  # share of its weight such a unit still adds to its point's total
 
@@ -117,11 +119,23 @@ def unit_key(keyword: str) -> tuple[str, ...]:
     return forms[0] if forms else ()
 
 
+def adjacent_pairs(point: Point, keys: set) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Pairs of the point's single-word latin units that stand next to each other in its text."""
+    out = []
+    for _, text in point.text:
+        st = tokenise(text).stems
+        for a, b in zip(st, st[1:]):
+            if a != b and (a,) in keys and (b,) in keys and a.isalpha() and a.isascii() and b.isascii():
+                out.append(((a,), (b,)))
+    return out
+
+
 class UnitStats:
     """Document frequency of keyword units over every rubric point of a bank (a point = a document)."""
 
     def __init__(self, points: Iterable[Point] = ()):
         self.df: Counter = Counter()
+        self.pairs: Counter = Counter()  # adjacent pairs of units in a point's text ("amino acid")
         self.n = 0
         for p in points:
             self.add(p)
@@ -129,7 +143,13 @@ class UnitStats:
     def add(self, point: Point) -> None:
         keys = {unit_key(syns[0]) for syns in point.keywords if syns}
         self.df.update(keys)
+        self.pairs.update(set(adjacent_pairs(point, keys)))
         self.n += 1
+
+    def compound(self, a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+        """Units that, across the bank, occur only side by side ("amino acid") count as one unit."""
+        n = self.pairs.get((a, b), 0)
+        return n >= 2 and n == self.df.get(a, 0) == self.df.get(b, 0)
 
     @classmethod
     def of_bank(cls, bank) -> "UnitStats":
@@ -165,6 +185,7 @@ class _CompiledPoint:
     concepts: tuple[_Concept, ...]
     need: int
     coverage: bool = False  # derived keywords: score by weighted coverage
+    cover: float = 1.0  # share of the weight that earns a coverage point in full
     weight: float = 1.0  # the point's weight in the grade
     total: float = 0.0  # sum of concept weights (coverage points)
     alts: tuple[tuple[int, ...], ...] = ()  # coverage points: concept indexes of each alternative
@@ -212,7 +233,7 @@ def compile_points(
                 forms = keyword_forms(kw)
                 if demote and any(_occurs(f, demote) for f in forms):
                     restates = True
-                    if not coverage:
+                    if not coverage:  # a hand-written synonym that restates the question earns nothing
                         forms = tuple(f for f in forms if not _occurs(f, demote))
                 if forms:
                     kept.append((kw, forms))
@@ -230,6 +251,8 @@ def compile_points(
                 if full <= 0:
                     continue
             concepts.append(_Concept(tuple(kept), label, w, full))
+        if coverage and stats is not None and COMPOUNDS:
+            concepts = _merge_compounds(concepts, stats)
         if coverage:
             alts = []
             for units in alternatives(prose) if prose else []:
@@ -240,11 +263,30 @@ def compile_points(
                 alts = [tuple(range(len(concepts)))]
             total = sum(c.full for c in concepts)
             weight = total if derived else p.weight
-            out.append(_CompiledPoint(p, tuple(concepts), 1, True, weight, total, tuple(alts)))
+            out.append(_CompiledPoint(p, tuple(concepts), 1, True, COVER_REF if derived else COVER, weight, total, tuple(alts)))
         else:
             need = min(p.need, len(concepts)) if concepts else p.need
-            out.append(_CompiledPoint(p, tuple(concepts), need, False, p.weight, float(len(concepts))))
+            out.append(_CompiledPoint(p, tuple(concepts), need, coverage=False, weight=p.weight, total=float(len(concepts))))
     return tuple(out)
+
+
+def _merge_compounds(concepts: list[_Concept], stats: UnitStats) -> list[_Concept]:
+    """Fold "amino" + "acid" into the one concept "amino acid" when the bank never uses them apart."""
+    keys = [unit_key(c.label) for c in concepts]
+    out: list[_Concept] = []
+    skip = set()
+    for i, c in enumerate(concepts):
+        if i in skip:
+            continue
+        for j in range(len(concepts)):
+            if j != i and j not in skip and stats.compound(keys[i], keys[j]):
+                phrase = f"{c.label} {concepts[j].label}"
+                forms = keyword_forms(phrase)
+                c = _Concept(((phrase, forms),), phrase, max(c.weight, concepts[j].weight), max(c.full, concepts[j].full))
+                skip.add(j)
+                break
+        out.append(c)
+    return out
 
 
 def question_tokens(question: Question | None) -> tuple[str, ...]:
@@ -419,7 +461,7 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint") -> tuple[float, list, list,
     for alt in cp.alts:
         total = sum(cp.concepts[i].full for i in alt)
         got = sum(cp.concepts[i].weight for i in alt if hits[i])
-        score = min(1.0, got / (COVER * total)) if total > 0 else 0.0
+        score = min(1.0, got / (cp.cover * total)) if total > 0 else 0.0
         if score > best:
             best, best_alt = score, alt
     matched = [hits[i] for i in best_alt if hits[i]]
@@ -461,10 +503,13 @@ class Grader:
 
     The IDF of derived keyword units is a statistic of the whole bank, computed on first use."""
 
-    def __init__(self, bank):
+    def __init__(self, bank, stats: UnitStats | None = None, blobs: dict[str, bytes] | None = None):
         self.bank = bank
         self._compiled: dict[str, tuple[tuple[_CompiledPoint, ...], ...]] = {}
-        self._stats: UnitStats | None = None
+        self._stats: UnitStats | None = stats
+        # Rubrics compiled by an earlier run (pickled, from loader's cache): unpickled on first use.
+        self.blobs: dict[str, bytes] = blobs or {}
+        self.fresh: set[str] = set()  # qids compiled by this Grader (what the cache does not hold yet)
 
     @property
     def stats(self) -> UnitStats:
@@ -474,10 +519,17 @@ class Grader:
 
     def compiled(self, qid: str) -> tuple[tuple[_CompiledPoint, ...], ...]:
         if qid not in self._compiled:
+            blob = self.blobs.get(qid)
+            if blob is not None:
+                import pickle
+
+                self._compiled[qid] = pickle.loads(blob)
+                return self._compiled[qid]
             rubric: Rubric = self.bank.rubric(qid)
             demote = question_tokens(self.bank.question(qid))
             variants = rubric.variants or (rubric.points,)
             self._compiled[qid] = tuple(compile_points(v, demote, self.stats, rubric.derived) for v in variants)
+            self.fresh.add(qid)
         return self._compiled[qid]
 
     def grade(self, qid: str, answer: str) -> Grade:
