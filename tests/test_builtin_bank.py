@@ -11,10 +11,12 @@ from collections import Counter
 import pytest
 
 from llmprep.bank import languages, pick
+from llmprep.grading import Grader
 from llmprep.loader import load
 from llmprep.paths import builtin_bank_dir
 
 BANK = load([builtin_bank_dir()])
+GRADER = Grader(BANK)
 QUESTIONS = list(BANK.questions.values())
 CODE_RE = re.compile(r"```python\n(.*?)```", re.S)
 
@@ -138,3 +140,28 @@ def test_coding_answers_run_where_possible(q, tmp_path):
         env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
         out = subprocess.run([sys.executable, str(f)], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
         assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _known_answers():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "bank_answers.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+KNOWN = _known_answers()
+
+
+@pytest.mark.parametrize("case", KNOWN, ids=lambda c: f"{c['id']}-{c['lang']}-{c['expect']}")
+def test_known_answers_grade_as_an_interviewer_would(case):
+    """Candidate answers written independently of the rubrics: good ones pass, weak ones fail."""
+    grade = GRADER.grade(case["id"], case["answer"])
+    assert grade.passed == (case["expect"] == "pass"), (grade.score, [(p.id, p.score) for p in grade.points])
+
+
+def test_known_answers_cover_the_bank():
+    assert len({c["id"] for c in KNOWN}) >= 0.5 * len(QUESTIONS)
+
