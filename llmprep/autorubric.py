@@ -37,7 +37,7 @@ amount much quantity volume many number
 type kind sort variety brand
 size big large small dimension dimensions
 long duration
-method way technique approach procedure how
+method way technique approach procedure
 container cup beaker jar vessel
 exit exits leave leaves leaving
 enter enters entering
@@ -146,6 +146,14 @@ def keywords_from_text(text: Text) -> tuple[tuple[str, ...], ...]:
 
 _PAREN_RE = re.compile(r"[(（]([^()（）]*)[)）]")
 _OR_RE = re.compile(r"\s+or\s+|或者|或")
+
+
+_SLASH_RE = re.compile(r"(\w+)\s*/\s*(\w+)")
+
+
+def slash_pairs(text: str) -> list[tuple[str, str]]:
+    """Words a point's prose gives as alternatives with a slash ("size/type"): one concept."""
+    return [(m.group(1), m.group(2)) for m in _SLASH_RE.finditer(text)]
 
 
 def aside_units(text: str) -> set[str]:

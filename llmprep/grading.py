@@ -37,6 +37,7 @@ COVER = 0.7  # share of a text-only point's weight that earns the point in full
 COVER_REF = 0.4  # the same for a sentence of a reference answer (auto-rubric)
 IDF_FLOOR = 0.2  # least weight of a derived unit
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
+SLASH = True  # "a/b" in a point's prose: one concept with two synonyms
 COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
 DEMOTE_TOTAL = 0.5  # share of its weight such a unit still adds to its point's total
@@ -215,7 +216,7 @@ def compile_points(
 ) -> tuple[_CompiledPoint, ...]:
     """Prepare keyword forms once. Hand-written synonyms that occur in `demote` (the question's stems) are
     dropped; derived units are weighted by IDF (`stats`) and keep DEMOTE of their weight."""
-    from .autorubric import alternatives, aside_units, related_words
+    from .autorubric import alternatives, aside_units, related_words, slash_pairs
 
     out = []
     for p in points:
@@ -253,6 +254,8 @@ def compile_points(
             concepts.append(_Concept(tuple(kept), label, w, full))
         if coverage and stats is not None and COMPOUNDS:
             concepts = _merge_compounds(concepts, stats)
+        if coverage and SLASH:
+            concepts = _merge_slashes(concepts, slash_pairs(prose))
         if coverage:
             alts = []
             for units in alternatives(prose) if prose else []:
@@ -289,6 +292,20 @@ def _merge_compounds(concepts: list[_Concept], stats: UnitStats) -> list[_Concep
     return out
 
 
+def _merge_slashes(concepts: list[_Concept], pairs: list[tuple[str, str]]) -> list[_Concept]:
+    """"size/type": the unit after the slash becomes a synonym of the one before it."""
+    for a, b in pairs:
+        ka, kb = unit_key(a), unit_key(b)
+        ia = next((i for i, c in enumerate(concepts) if unit_key(c.label) == ka), None)
+        ib = next((i for i, c in enumerate(concepts) if unit_key(c.label) == kb), None)
+        if ia is None or ib is None or ia == ib:
+            continue
+        ca, cb = concepts[ia], concepts[ib]
+        merged = _Concept(ca.synonyms + cb.synonyms, f"{ca.label}/{cb.label}", max(ca.weight, cb.weight), max(ca.full, cb.full))
+        concepts = [merged if i == ia else c for i, c in enumerate(concepts) if i != ib]
+    return concepts
+
+
 def question_tokens(question: Question | None) -> tuple[str, ...]:
     """All stems of the question's prompt in every language (used for demoting)."""
     if question is None:
@@ -303,6 +320,24 @@ def question_tokens(question: Question | None) -> tuple[str, ...]:
 # ---------------------------------------------------------------- matching
 
 
+def fuzzy_close(a: str, b: str) -> bool:
+    """rapidfuzz's `fuzz.ratio(a, b) >= FUZZY_CUTOFF`, exactly, without importing rapidfuzz (~25 ms of
+    start-up): ratio = 200·LCS(a, b) / (len a + len b), with the LCS length from Hyyrö's bit-parallel
+    algorithm (the one rapidfuzz uses), one big-int step per character of b."""
+    masks: dict[str, int] = {}
+    bit = 1
+    for ch in a:
+        masks[ch] = masks.get(ch, 0) | bit
+        bit <<= 1
+    full = bit - 1
+    v = full
+    for ch in b:
+        u = v & masks.get(ch, 0)
+        v = ((v + u) | (v - u)) & full
+    lcs = len(a) - v.bit_count()
+    return 200 * lcs >= FUZZY_CUTOFF * (len(a) + len(b))
+
+
 class _Answer:
     """An answer prepared for matching: token index and lazily computed fuzzy neighbours."""
 
@@ -312,6 +347,7 @@ class _Answer:
         for i, s in enumerate(self.tok.stems):
             self.index.setdefault(s, []).append(i)
         self._fuzzy: dict[str, set[str]] = {}
+        self._by_first: dict[str, list[str]] | None = None
         self._joined: dict[str, list[int]] | None = None
         self._found: dict[tuple[str, ...], tuple[int, int, bool, bool] | None] = {}
 
@@ -332,16 +368,14 @@ class _Answer:
             return self._fuzzy[stem]
         found: set[str] = set()
         if len(stem) >= FUZZY_MIN_LEN and stem.isascii() and stem.isalpha():
-            from rapidfuzz.fuzz import ratio
-
-            for cand in self.index:
-                if (
-                    cand != stem
-                    and cand[:1] == stem[:1]
-                    and abs(len(cand) - len(stem)) <= 2
-                    and cand.isascii()
-                    and ratio(stem, cand, score_cutoff=FUZZY_CUTOFF)
-                ):
+            if self._by_first is None:  # latin answer stems by first letter, built once per answer
+                self._by_first = {}
+                for cand in self.index:
+                    if cand.isascii():
+                        self._by_first.setdefault(cand[:1], []).append(cand)
+            n = len(stem)
+            for cand in self._by_first.get(stem[0], ()):
+                if cand != stem and abs(len(cand) - n) <= 2 and fuzzy_close(stem, cand):
                     found.add(cand)
         self._fuzzy[stem] = found
         return found
@@ -374,6 +408,9 @@ class _Answer:
             w = tok.raw[j]
             cue = False
             if i - j <= NEG_WINDOW and w in _NEG_WORDS:
+                end = tok.spans[j][1]
+                if tok.source[end : end + 1] in ("_", "-"):  # an identifier or compound: no_sync, no-op
+                    continue
                 nxt = tok.raw[j + 1] if j + 1 < i else ""
                 cue = nxt not in _NOT_NEG_EN  # "not only", "not just"
             elif i - j <= NEG_WINDOW and w == "t" and j > 0 and tok.raw[j - 1].endswith("n"):  # don't, isn't
@@ -448,12 +485,15 @@ def _find_concept(answer: _Answer, concept: _Concept) -> tuple[Match | None, Mat
     return None, hit_neg
 
 
-def _coverage(answer: _Answer, cp: "_CompiledPoint") -> tuple[float, list, list, list]:
-    """Weighted coverage of a derived point (best alternative): (share of COVER earned, matched, negated, missing)."""
+def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset()) -> tuple[float, list, list, list]:
+    """Weighted coverage of a derived point (best alternative): (score, matched, negated, missing).
+    Matches starting at an offset in `used` already serve another point and count nothing here."""
     hits: list[Match | None] = []
     negated: list[Match] = []
     for c in cp.concepts:
         hit, neg = _find_concept(answer, c)
+        if hit is not None and hit.start in used:
+            hit = None
         hits.append(hit)
         if neg:
             negated.append(neg)
