@@ -178,24 +178,37 @@ def token_set_scores(rows: list[dict]) -> list[float]:
 # ---------------------------------------------------------------- our grader
 
 
-def grade_file(rows: list[dict]) -> tuple[list, float]:
-    """Grade every row through a bank written to a temp dir; returns (grades, seconds spent grading)."""
+def grade_file(rows: list[dict], repeat: int = 0) -> tuple[list, float]:
+    """Grade every row through a bank written to a temp dir and loaded by the real loader; returns
+    (grades, seconds of the fastest of `repeat` runs of `grade --batch` over the same rows)."""
     with tempfile.TemporaryDirectory(prefix="llmprep-bench-") as tmp:
-        ids = write_bank(rows, Path(tmp))
-        bank = load_bank([Path(tmp)])
-    grader = Grader(bank)
-    for qid in set(ids.values()):  # compile outside the timed loop, as a batch run does once
-        grader.compiled(qid)
-    t0 = time.perf_counter()
-    grades = [grader.grade(ids[r["qid"]], r["answer"]) for r in rows]
-    return grades, time.perf_counter() - t0
+        ids = write_bank(rows, Path(tmp) / "bank")
+        bank = load_bank([Path(tmp) / "bank"])
+        grader = Grader(bank)
+        grades = [grader.grade(ids[r["qid"]], r["answer"]) for r in rows]
+        secs = float("inf")
+        if repeat:
+            import io
+
+            from llmprep.batch import grade_batch
+
+            batch = Path(tmp) / "rows.jsonl"
+            with open(batch, "w", encoding="utf-8") as fh:
+                for r in rows:
+                    fh.write(json.dumps({"id": ids[r["qid"]], "answer": r["answer"]}, ensure_ascii=False) + "\n")
+            for _ in range(repeat):  # the fastest run: the machine may be busy with other work
+                fresh = Grader(bank)  # compiling the rubrics is part of a batch run
+                t0 = time.perf_counter()
+                grade_batch(fresh, batch, io.StringIO())
+                secs = min(secs, time.perf_counter() - t0)
+    return grades, secs
 
 
-def evaluate(files: list[Path], peers: bool = True) -> list[dict]:
+def evaluate(files: list[Path], peers: bool = True, timing: bool = True) -> list[dict]:
     results = []
     for path in files:
         rows = read_rows(path)
-        grades, secs = grade_file(rows)
+        grades, secs = grade_file(rows, repeat=3 if timing else 0)
         tfidf = tfidf_scores(rows) if peers else None
         tset = token_set_scores(rows) if peers else None
         by_set: dict[str, list[int]] = defaultdict(list)
@@ -279,14 +292,20 @@ def speed() -> dict:
         while len(s) < 300:
             s += rnd.choice(words) + rnd.choice([" ", ", ", ". "])
         answers.append(s[:300])
-    t0 = time.perf_counter()
-    for a in answers:
-        grade_compiled("q", a, compiled, 0.6)
-    rate = len(answers) / (time.perf_counter() - t0)
+    best = float("inf")
+    for _ in range(3):  # the fastest of three runs: the machine may be busy with other work
+        t0 = time.perf_counter()
+        for a in answers:
+            grade_compiled("q", a, compiled, 0.6)
+        best = min(best, time.perf_counter() - t0)
+    rate = len(answers) / best
     big = (" ".join(rnd.choice(words) for _ in range(200_000)))[: 1_000_000]
-    t0 = time.perf_counter()
-    grade_compiled("q", big, compiled, 0.6)
-    return {"rate": rate, "big_secs": time.perf_counter() - t0}
+    big_secs = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        grade_compiled("q", big, compiled, 0.6)
+        big_secs = min(big_secs, time.perf_counter() - t0)
+    return {"rate": rate, "big_secs": big_secs}
 
 
 # ---------------------------------------------------------------- report
@@ -328,8 +347,8 @@ def main(argv=None) -> int:
     print()
     for r in results:
         if "secs" in r:
-            print(f"{r['file']}: graded {r['n']} answers (mean {r['chars'] / max(1, r['n']):.0f} chars) "
-                  f"in {r['secs']:.2f} s = {r['n'] / r['secs']:.0f} answers/s")
+            print(f"grade --batch on {r['file']}: {r['n']} answers (mean {r['chars'] / max(1, r['n']):.0f} chars) "
+                  f"in {r['secs']:.2f} s = {r['n'] / r['secs']:.0f} answers/s (fastest of 3 runs)")
     print(f"synthetic: {spd['rate']:.0f} answers/s (300-char answers, 5-point rubric); "
           f"1 MB answer graded in {spd['big_secs']:.2f} s")
     if match:

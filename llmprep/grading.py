@@ -348,19 +348,19 @@ class _Answer:
             self.index.setdefault(s, []).append(i)
         self._fuzzy: dict[str, set[str]] = {}
         self._by_first: dict[str, list[str]] | None = None
-        self._joined: dict[str, list[int]] | None = None
         self._found: dict[tuple[str, ...], tuple[int, int, bool, bool] | None] = {}
 
-    def joined(self) -> dict[str, list[int]]:
-        """Concatenations of two adjacent latin stems -> start positions (built on first use)."""
-        if self._joined is None:
-            self._joined = {}
-            st = self.tok.stems
-            for i in range(len(st) - 1):
-                a, b = st[i], st[i + 1]
-                if a.isascii() and b.isascii() and a.isalnum() and b.isalnum():
-                    self._joined.setdefault(a + b, []).append(i)
-        return self._joined
+    def split_at(self, stem: str) -> list[int]:
+        """Starts of two adjacent answer stems that spell `stem` together ("warm" "up" for "warmup"):
+        tried at each split of the keyword, so the cost follows the keyword, not the answer."""
+        out: list[int] = []
+        st = self.tok.stems
+        for k in range(2, len(stem) - 1):
+            first = self.index.get(stem[:k])
+            if first and stem[k:] in self.index:
+                rest = stem[k:]
+                out.extend(i for i in first if i + 1 < len(st) and st[i + 1] == rest)
+        return out
 
     def similar(self, stem: str) -> set[str]:
         """Answer stems within typo distance of a long latin keyword stem (same first letter)."""
@@ -445,7 +445,7 @@ class _Answer:
                 out.append((start, start + len(form), fuzzy))
         if len(form) == 1 and len(form[0]) >= JOIN_MIN_LEN and form[0].isascii():
             # "warmup" also matches "warms up", "checkpoint" matches "check point"
-            joined = self.joined().get(form[0])
+            joined = self.split_at(form[0])
             if joined:
                 out = sorted(out + [(i, i + 2, False) for i in joined])
         return out
