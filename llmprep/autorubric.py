@@ -25,6 +25,14 @@ STOPWORDS = frozenset(
     you your he him his she her they them their one two use used using e g eg ie etc via per
     """.split()
 )
+# Light verbs and vague words: content words that say little about what an answer knows ("make a
+# new copy"). A derived unit that is one of them weighs LIGHT (grading.py) of its IDF.
+LIGHT_WORDS = frozenset(
+    """make makes made making get gets got getting put puts take takes taken took give gives gave given
+    go goes went gone going come comes came coming call called calls say says said tell tells thing things
+    stuff lot lots new old good bad like really actually basically able help helps want wants think thinks
+    try tries""".split()
+)
 # Chinese function characters: split points between content runs.
 _ZH_STOP = set("的了和是在与及或等并将对为把被也就都而其这那个中上下之以于由从到让使得着过吗呢吧啊即则且如")
 _SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
@@ -95,6 +103,21 @@ def related_words(unit: str) -> tuple[str, ...]:
 
     st = stem(unit.lower())
     return tuple(w for w in _SYN_INDEX.get(st, ()) if stem(w) != st)
+
+
+_LIGHT_STEMS: frozenset | None = None
+
+
+def is_light(unit: str) -> bool:
+    """Whether a derived unit is a light verb or vague word (by stem)."""
+    global _LIGHT_STEMS
+    if _LIGHT_STEMS is None:
+        from .text import stem
+
+        _LIGHT_STEMS = frozenset(stem(w) for w in LIGHT_WORDS)
+    from .text import stem
+
+    return unit.isascii() and stem(unit.lower()) in _LIGHT_STEMS
 
 
 def content_units(text: str) -> list[str]:

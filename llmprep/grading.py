@@ -36,7 +36,9 @@ NEG_WINDOW = 3  # tokens looked back for a negation cue, inside the same clause
 COVER = 0.7  # share of a text-only point's weight that earns the point in full
 COVER_REF = 0.4  # the same for a sentence of a reference answer (auto-rubric)
 IDF_FLOOR = 0.2  # least weight of a derived unit
+LIGHT = 0.5  # weight kept by a derived unit that is a light verb or vague word (make, new, thing)
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
+ONE_TOKEN_ONE_UNIT = True
 SLASH = True  # "a/b" in a point's prose: one concept with two synonyms
 COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
@@ -216,7 +218,7 @@ def compile_points(
 ) -> tuple[_CompiledPoint, ...]:
     """Prepare keyword forms once. Hand-written synonyms that occur in `demote` (the question's stems) are
     dropped; derived units are weighted by IDF (`stats`) and keep DEMOTE of their weight."""
-    from .autorubric import alternatives, aside_units, related_words, slash_pairs
+    from .autorubric import alternatives, aside_units, is_light, related_words, slash_pairs
 
     out = []
     for p in points:
@@ -246,6 +248,9 @@ def compile_points(
                 if label in aside:
                     w *= ASIDE
                     full *= ASIDE
+                if is_light(label):
+                    w *= LIGHT
+                    full *= LIGHT
                 if restates:
                     w *= DEMOTE
                     full *= DEMOTE_TOTAL
@@ -490,10 +495,21 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset
     Matches starting at an offset in `used` already serve another point and count nothing here."""
     hits: list[Match | None] = []
     negated: list[Match] = []
-    for c in cp.concepts:
+    taken: dict[int, int] = {}  # answer offset -> concept it already serves
+    for k, c in enumerate(cp.concepts):
         hit, neg = _find_concept(answer, c)
         if hit is not None and hit.start in used:
             hit = None
+        if hit is not None and ONE_TOKEN_ONE_UNIT:
+            # one word of the answer serves one unit of the point ("starts" is not also "beginning")
+            other = taken.get(hit.start)
+            if other is not None:
+                if cp.concepts[other].weight >= c.weight:
+                    hit = None
+                else:
+                    hits[other] = None
+            if hit is not None:
+                taken[hit.start] = k
         hits.append(hit)
         if neg:
             negated.append(neg)
@@ -561,9 +577,9 @@ class Grader:
         if qid not in self._compiled:
             blob = self.blobs.get(qid)
             if blob is not None:
-                import pickle
+                from _pickle import loads  # (not `import pickle`: ~1 ms more start-up)
 
-                self._compiled[qid] = pickle.loads(blob)
+                self._compiled[qid] = loads(blob)
                 return self._compiled[qid]
             rubric: Rubric = self.bank.rubric(qid)
             demote = question_tokens(self.bank.question(qid))
