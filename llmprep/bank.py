@@ -37,6 +37,8 @@ def languages(text: Text) -> list[str]:
 
 @dataclass(frozen=True)
 class Question:
+    """One question: prompt and reference answer(s) in one or more languages, where it was defined."""
+
     id: str
     topic: str
     kind: str
@@ -55,6 +57,8 @@ class Question:
 
 @dataclass(frozen=True)
 class Point:
+    """One rubric point: its text, its keyword concepts (each a tuple of synonyms), weight and need."""
+
     id: str
     text: Text
     keywords: tuple[tuple[str, ...], ...]  # concepts, each a tuple of synonyms
@@ -64,6 +68,8 @@ class Point:
 
 @dataclass(frozen=True)
 class Rubric:
+    """The points a question's answer is graded on (hand-written, or derived from the reference answers)."""
+
     qid: str
     points: tuple[Point, ...]
     pass_mark: float = DEFAULT_PASS
@@ -76,6 +82,8 @@ class Rubric:
 
 @dataclass
 class Bank:
+    """Every loaded question and rubric, by id, in load order."""
+
     questions: dict[str, Question] = field(default_factory=dict)
     rubrics: dict[str, Rubric] = field(default_factory=dict)
     dirs: list[Path] = field(default_factory=list)

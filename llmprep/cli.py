@@ -20,7 +20,10 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _save_caches(ctx)
         except LlmprepError as exc:
             typer.echo(f"llmprep: error: {exc}", err=True)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -29,6 +32,20 @@ class _Group(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:  # `llmprep list | head`
             raise typer.Exit(0) from None
+
+
+def _save_caches(ctx) -> None:
+    """Keep the rubrics this command compiled for the next run (not after Ctrl-C: exit at once)."""
+    if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+        return
+    state = ctx.obj
+    if isinstance(state, State) and state._grader is not None:
+        from .loader import save_grader
+
+        try:
+            save_grader(state._grader)
+        except Exception:  # pragma: no cover - the cache is an optimisation only
+            pass
 
 
 app = typer.Typer(
@@ -65,9 +82,9 @@ class State:
 
     def grader(self):
         if self._grader is None:
-            from .grading import Grader
+            from .loader import make_grader
 
-            self._grader = Grader(self.bank())
+            self._grader = make_grader(self.bank())
         return self._grader
 
 
@@ -235,20 +252,27 @@ def validate(
     Example:  llmprep --bank ./mybank validate --strict
     """
     state = _state(ctx)
-    from .loader import load_collecting
+    if strict:
+        from .loader import load_collecting
 
-    bank, problems = load_collecting(state.bank_dirs())
-    if strict and bank.questions:
-        from .checks import strict_problems
+        bank, problems = load_collecting(state.bank_dirs())
+        problems = list(problems)
+        if bank.questions:
+            from .checks import strict_problems
 
-        problems += strict_problems(bank)
+            problems += strict_problems(bank)
+        n, topics = len(bank.questions), len(bank.topics())
+    else:  # from the cache header when the files are unchanged: no YAML, no unpickled bank
+        from .loader import summary
+
+        result, _ = summary(state.bank_dirs())
+        problems, n, topics = result.problems, result.questions, result.topics
     for p in problems:
         typer.echo(p)
-    n = len(bank.questions)
     if problems:
         typer.echo(f"{len(problems)} problem(s) in {n} question(s)", err=True)
         raise typer.Exit(int(ExitCode.USER_ERROR))
-    typer.echo(f"ok: {n} questions, {len(bank.topics())} topics" + (" (strict)" if strict else ""))
+    typer.echo(f"ok: {n} questions, {topics} topics" + (" (strict)" if strict else ""))
 
 
 # ---------------------------------------------------------------- quiz / review (issue 3)
@@ -537,9 +561,34 @@ def export(
     typer.echo(f"wrote {len(entries)} question(s) to {output}", err=True)
 
 
+def _keep_only_invoked_command(argv: list[str]) -> None:
+    """Typer builds the parser of every command on every run (inspecting each signature, ~4 ms for the
+    ten); a run uses one. Keep only the command named on the command line. When in doubt (no command,
+    --help/--version before it, a name that matches none) all are kept, so help and errors are unchanged."""
+    from typer.main import get_command_name
+
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help", "--version"):
+            return
+        if arg == "--bank":  # the only global option that takes a value
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            break
+    else:
+        return
+    keep = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == argv[i]]
+    if len(keep) == 1:
+        app.registered_commands[:] = keep
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
+        _keep_only_invoked_command(sys.argv[1:])
         app(prog_name="llmprep")
     except KeyboardInterrupt:  # raised outside a command (e.g. during start-up)
         sys.stderr.write("llmprep: interrupted\n")

@@ -10,17 +10,38 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
+
+
+class _LazyRe:
+    """A regex compiled on first use. A character class spanning the CJK blocks takes 2–5 ms to
+    compile (re builds a 64K-entry table), and an English answer never needs one."""
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def __getattr__(self, name: str):
+        compiled = re.compile(self.pattern)
+        for attr in ("match", "search", "finditer", "findall", "sub", "split", "fullmatch"):
+            setattr(self, attr, getattr(compiled, attr))  # later calls skip __getattr__
+        return getattr(compiled, name)
+
 
 # CJK ideographs (incl. extensions and compatibility), kana and hangul: one token per character.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
-_TOKEN_RE = re.compile(rf"[{_CJK}]|[0-9a-z\u00b5\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]+")
+_LATIN = "0-9a-z\u00b5\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
+_TOKEN_RE = _LazyRe(rf"[{_CJK}]|[{_LATIN}]+")
+# The same tokens, a CJK run matched whole (and split into characters in Python): far fewer matches.
+_RUN_RE = _LazyRe(rf"([{_CJK}]+)|[{_LATIN}]+")
+_ASCII_RUN_RE = re.compile(r"[0-9a-z]+")  # the same on lower-case ASCII text
 # Punctuation that ends a clause: negation never reaches across it.
 _CLAUSE_RE = re.compile(r"[.;:!?,。；：！？，、\n()（）]")
 # Punctuation that ends a sentence: a derived rubric point is looked for within a few sentences.
 _SENTENCE_RE = re.compile(r"[.;!?。；！？\n]")
-_HAS_CJK = re.compile(rf"[{_CJK}]")
+_HAS_CJK = _LazyRe(rf"[{_CJK}]")
 
 
 def is_cjk(token: str) -> bool:
@@ -38,19 +59,46 @@ def _converter():
         return None
 
 
+class _NfkcChars(dict):
+    """str.translate table: code point → NFKC of that one character, filled in as characters are met
+    (full-width punctuation in Chinese text makes most of it not NFKC already)."""
+
+    def __missing__(self, code: int) -> str:
+        norm = unicodedata.normalize("NFKC", chr(code))
+        if len(self) < 20000:
+            self[code] = norm
+        return norm
+
+
+_NFKC_CHARS = _NfkcChars()
+
+
 def normalise(text: str) -> tuple[str, list[int]]:
     """Return the normalised text and, for each of its characters, the index in `text` it came from."""
-    out: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        if ch.isascii():
-            out.append(ch)
-            origin.append(i)
-            continue
-        norm = unicodedata.normalize("NFKC", ch)
-        out.append(norm)
-        origin.extend([i] * len(norm))
-    s = "".join(out)
+    folded, origin = _normalise(text)
+    return folded, list(range(len(text))) if origin is None else origin
+
+
+def _normalise(text: str) -> tuple[str, list[int] | None]:
+    """normalise(), with None for the origin when it is the identity (no list of a million ints for
+    a 1 MB answer). Text already in NFKC (all ASCII, most CJK) skips the per-character pass: a string
+    is NFKC-normalised only if NFKC leaves each of its characters alone."""
+    if text.isascii():
+        return text.lower(), None  # casefold on ASCII is lower(); no CJK to convert
+    origin: list[int] | None = None
+    s = text if unicodedata.is_normalized("NFKC", text) else text.translate(_NFKC_CHARS)
+    if len(s) != len(text):  # a character became several (ﬁ → fi, ㎏ → kg): track where each came from
+        out: list[str] = []
+        origin = []
+        for i, ch in enumerate(text):
+            if ch.isascii():
+                out.append(ch)
+                origin.append(i)
+                continue
+            norm = unicodedata.normalize("NFKC", ch)
+            out.append(norm)
+            origin.extend([i] * len(norm))
+        s = "".join(out)
     if _HAS_CJK.search(s):
         conv = _converter()
         if conv is not None:
@@ -58,14 +106,14 @@ def normalise(text: str) -> tuple[str, list[int]]:
             if len(converted) == len(s):
                 s = converted
             else:  # a phrase changed length (記憶體 → 内存): convert run by run, re-aligning offsets
-                s, origin = _convert_aligned(conv, s, origin)
+                s, origin = _convert_aligned(conv, s, list(range(len(s))) if origin is None else origin)
     folded = s.casefold()
     if len(folded) != len(s):  # e.g. ß → ss: keep offsets aligned by folding per character
         folded = "".join(c.casefold() if len(c.casefold()) == 1 else c.lower() for c in s)
     return folded, origin
 
 
-_CJK_RUN_RE = re.compile(rf"[{_CJK}]+")
+_CJK_RUN_RE = _LazyRe(rf"[{_CJK}]+")
 _ALIGN_MAX = 2000  # longer runs of CJK are aligned character by character (no quadratic work)
 
 
@@ -114,6 +162,35 @@ _BRIT_OUR = re.compile(r"^([a-z]{3,})our(s|ed|ing|hood|hoods|ite|ites|able)?$")
 _stemmer = None
 
 
+def _english_stemmer():
+    """snowballstemmer.stemmer("english") without `import snowballstemmer`, which imports all of its ~35
+    languages (~15 ms): the English module is loaded from the package's directory under a private
+    package name. PyStemmer, which snowballstemmer itself prefers when installed, is used the same way."""
+    try:
+        import Stemmer  # type: ignore[import-not-found]
+
+        return Stemmer.Stemmer("english")
+    except ImportError:
+        pass
+    try:
+        import importlib
+        import sys
+        import types
+        from importlib.util import find_spec
+
+        name = "_llmprep_snowball"
+        if name not in sys.modules:
+            spec = find_spec("snowballstemmer")
+            pkg = types.ModuleType(name)
+            pkg.__path__ = list(spec.submodule_search_locations)  # type: ignore[union-attr]
+            sys.modules[name] = pkg
+        return importlib.import_module(name + ".english_stemmer").EnglishStemmer()
+    except Exception:  # pragma: no cover - an unusual install: the documented way
+        import snowballstemmer
+
+        return snowballstemmer.stemmer("english")
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Snowball English stem of a lower-case latin token; CJK and digits pass through."""
@@ -121,9 +198,7 @@ def stem(word: str) -> str:
     if not word.isascii() or not word.isalpha() or len(word) < 3:
         return word
     if _stemmer is None:
-        import snowballstemmer
-
-        _stemmer = snowballstemmer.stemmer("english")
+        _stemmer = _english_stemmer()
     if len(word) >= 6:
         word = _BRIT_IS.sub(lambda m: m.group(1) + ("iz" if m.group(2) == "is" else "yz") + m.group(3), word)
         word = _BRIT_OUR.sub(r"\1or\2", word)
@@ -146,33 +221,48 @@ class Tokens:
         return self.source[self.spans[i][0] : self.spans[j - 1][1]]
 
 
+def _numbering(norm: str, starts: list[int], pattern: re.Pattern) -> tuple[int, ...]:
+    """For each token, how many gaps before it (up to its own) hold a character of `pattern`: the
+    clause or sentence number. Punctuation is never part of a token, so each match falls in the gap
+    before the first token that starts after it."""
+    n = len(starts)
+    marks = bytearray(n + 1)
+    for m in pattern.finditer(norm):
+        marks[bisect_left(starts, m.start())] = 1
+    return tuple(accumulate(marks[:n]))
+
+
 def tokenise(text: str) -> Tokens:
-    norm, origin = normalise(text)
-    stems: list[str] = []
+    norm, origin = _normalise(text)
     raw: list[str] = []
-    clauses: list[int] = []
-    spans: list[tuple[int, int]] = []
-    sentences: list[int] = []
-    clause = 0
-    sentence = 0
-    last = 0
-    for m in _TOKEN_RE.finditer(norm):
-        if _CLAUSE_RE.search(norm, last, m.start()):
-            clause += 1
-            if _SENTENCE_RE.search(norm, last, m.start()):
-                sentence += 1
-        sentences.append(sentence)
-        last = m.end()
-        word = m.group()
-        raw.append(word)
-        stems.append(stem(word))
-        clauses.append(clause)
-        start = origin[m.start()] if m.start() < len(origin) else len(text)
-        end = origin[m.end() - 1] + 1 if m.end() - 1 < len(origin) else len(text)
-        spans.append((start, end))
-    return Tokens(tuple(stems), tuple(raw), tuple(clauses), tuple(spans), text, tuple(sentences))
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in (_ASCII_RUN_RE if norm.isascii() else _RUN_RE).finditer(norm):  # = _TOKEN_RE's tokens
+        a, b = m.span()
+        if m.lastindex:  # a run of CJK characters: one token each
+            raw.extend(m.group())
+            starts.extend(range(a, b))
+            ends.extend(range(a + 1, b + 1))
+        else:
+            raw.append(m.group())
+            starts.append(a)
+            ends.append(b)
+    stems = tuple(map(stem, raw))
+    clauses = _numbering(norm, starts, _CLAUSE_RE)
+    sentences = _numbering(norm, starts, _SENTENCE_RE)  # its characters all end a clause too
+    if origin is None and len(norm) == len(text):
+        spans = tuple(zip(starts, ends))
+    else:  # (casefolding İ makes two characters of one: positions past the origin map to the end)
+        if origin is None:
+            origin = list(range(len(text)))
+        n = len(origin)
+        spans = tuple(
+            [(origin[a] if a < n else len(text), origin[b - 1] + 1 if b - 1 < n else len(text)) for a, b in zip(starts, ends)]
+        )
+    return Tokens(stems, tuple(raw), clauses, spans, text, sentences)
 
 
+@lru_cache(maxsize=65536)  # a bank repeats its keywords: tokenise each once
 def keyword_forms(keyword: str) -> tuple[tuple[str, ...], ...]:
     """Token sequences a keyword matches: its stems, plus (for several latin tokens) their
     concatenation, so "all-reduce" also matches "allreduce"."""
