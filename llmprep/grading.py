@@ -224,7 +224,7 @@ def compile_points(
     for p in points:
         coverage = derived or _text_derived(p)
         prose = " ".join(t for _, t in p.text) if coverage else ""
-        aside = aside_units(prose) if coverage else set()
+        aside = aside_units(prose) if coverage and not derived else set()
         concepts = []
         for syns in p.keywords:
             label = syns[0]
@@ -259,11 +259,11 @@ def compile_points(
             concepts.append(_Concept(tuple(kept), label, w, full))
         if coverage and stats is not None and COMPOUNDS:
             concepts = _merge_compounds(concepts, stats)
-        if coverage and SLASH:
+        if coverage and SLASH and not derived:
             concepts = _merge_slashes(concepts, slash_pairs(prose))
         if coverage:
             alts = []
-            for units in alternatives(prose) if prose else []:
+            for units in alternatives(prose) if prose and not derived else []:
                 idx = tuple(i for i, c in enumerate(concepts) if c.label in units)
                 if idx:
                     alts.append(idx)
