@@ -436,8 +436,11 @@ class _Answer:
 
     def _starts(self, form: tuple[str, ...]) -> list[tuple[int, int, bool]]:
         """Candidate (start, end, fuzzy) of a stem sequence, in answer order, before the negation check."""
+        head = form[0]
+        if head not in self.index and len(head) < FUZZY_MIN_LEN and len(head) < JOIN_MIN_LEN:
+            return []  # the common case: a short word the answer does not contain
         out = []
-        for start, fz in sorted(self.positions(form[0])):
+        for start, fz in sorted(self.positions(head)):
             fuzzy = fz
             ok = True
             for k, s in enumerate(form[1:], 1):
