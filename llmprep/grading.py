@@ -40,8 +40,6 @@ IDF_FLOOR = 0.2  # least weight of a derived unit
 LIGHT = 0.5  # weight kept by a derived unit that is a light verb or vague word (make, new, thing)
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
 ONE_TOKEN_ONE_UNIT = True
-SHARED = True
-SHARED_W = 1.0
 SLASH = True  # "a/b" in a point's prose: one concept with two synonyms
 COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
@@ -536,74 +534,16 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset
     return best, matched, negated, missing
 
 
-def _occurrence_tokens(answer: _Answer, concept: _Concept) -> list[int]:
-    return [st for _, forms in concept.synonyms for form in forms for st, _, _ in answer._starts(form)]
-
-
-def _shared_evidence(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> dict[int, tuple]:
-    """Coverage of an author's text-only points when one answer word supports several of them ("type" for
-    "type of vinegar" and "type of container"): the word goes to the point whose other evidence stands
-    nearest to it in the answer ("what type of vinegar" → the vinegar point)."""
-    ks = [k for k, cp in enumerate(compiled) if cp.coverage and cp.cover == COVER]
-    if len(ks) < 2:
-        return {}
-    first = {k: _coverage(answer, compiled[k]) for k in ks}
-    claims: dict[int, list[int]] = {}
-    for k in ks:
-        strong = {kw for c in compiled[k].concepts if c.weight >= SHARED_W for kw, _ in c.synonyms}
-        for m in first[k][1]:
-            if m.keyword in strong:
-                claims.setdefault(m.start, []).append(k)
-    shared = {off: pts for off, pts in claims.items() if len(pts) > 1}
-    if not shared:
-        return first
-    tok_at = {span[0]: i for i, span in enumerate(answer.tok.spans)}
-    near: dict[tuple[int, int], float] = {}
-    lost: dict[int, set[int]] = {}
-    for off, pts in shared.items():
-        t = tok_at.get(off)
-        if t is None:
-            continue
-        dist = {}
-        for k in pts:
-            cp = compiled[k]
-            best = float("inf")
-            for m in first[k][1]:
-                if m.start == off:
-                    continue
-                c = next((c for c in cp.concepts if any(kw == m.keyword for kw, _ in c.synonyms)), None)
-                if c is None:
-                    continue
-                key = (k, id(c))
-                if key not in near:
-                    near[key] = 0  # placeholder to keep the cache keyed per concept
-                for i in _occurrence_tokens(answer, c):
-                    if i != t:
-                        best = min(best, abs(i - t))
-            dist[k] = best
-        winner = min(dist.values())
-        if winner == float("inf"):
-            continue
-        for k in pts:
-            if dist[k] > winner:
-                lost.setdefault(k, set()).add(off)
-    out = dict(first)
-    for k, offs in lost.items():
-        out[k] = _coverage(answer, compiled[k], frozenset(offs))
-    return out
-
-
 def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tuple[float, tuple[PointGrade, ...]]:
     results = []
     total_w = 0.0
     total = 0.0
-    resolved = _shared_evidence(answer, compiled) if SHARED else {}
-    for k, cp in enumerate(compiled):
+    for cp in compiled:
         matched: list[Match] = []
         negated: list[Match] = []
         missing: list[str] = []
         if cp.coverage:
-            score, matched, negated, missing = resolved.get(k) or _coverage(answer, cp)
+            score, matched, negated, missing = _coverage(answer, cp)
         else:
             for concept in cp.concepts:
                 hit, hit_neg = _find_concept(answer, concept)
