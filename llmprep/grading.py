@@ -5,16 +5,19 @@ Two kinds of rubric point:
 * **Hand-written keywords** (what rubric authors are told): a point is a list of concepts, each concept a
   list of synonyms; point score = min(1, concepts found / need). A synonym is found when it occurs in the
   answer on token boundaries (see text.py), or, for latin words of six letters or more, within a small
-  typo distance.
+  typo distance. A synonym that occurs in the question earns nothing.
 * **Derived keywords** (a point given only as text, and every point of an auto-rubric built from the
-  reference answers): the keywords are the text's content units (English content words, Chinese
-  character bigrams), each weighted by how specific it is across the bank (IDF over every rubric point of
-  the loaded bank, computed once per Grader). Point score = min(1, matched weight / (COVER · weight)),
-  a continuous partial credit.
+  reference answers' sentences): the keywords are the text's content units (English content words,
+  Chinese character bigrams), each weighted by how specific it is across the bank (IDF over every rubric
+  point of the loaded bank, computed once per Grader), halved for light verbs and vague words, and matched
+  with general-English near-synonyms too (autorubric.py). A unit that occurs in the question keeps DEMOTE
+  of its credit. Point score = min(1, matched weight / (cover · weight)), continuous partial credit, with
+  cover = COVER for an author's point text and COVER_REF for a reference-answer sentence. An author's point
+  text may offer alternatives ("A or B", "a/b") and asides in parentheses (ASIDE of the weight).
 
 Everywhere: a match right after a negation ("not", 不, 没有 …) in the same clause is reported under
-`negated` and earns nothing; words of the question are demoted (a hand-written keyword that restates the
-question earns nothing, a derived unit keeps DEMOTE of its weight): restating the question earns little.
+`negated` and earns nothing. The constants below are one set for every bank; bench/accuracy.py measures
+them against human graders (docs/README-bench.md).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ COVER_REF = 0.4  # the same for a sentence of a reference answer (auto-rubric)
 IDF_FLOOR = 0.2  # least weight of a derived unit
 LIGHT = 0.5  # weight kept by a derived unit that is a light verb or vague word (make, new, thing)
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
-ONE_TOKEN_ONE_UNIT = True
+ONE_TOKEN_ONE_UNIT = True  # one answer word serves one unit of a derived point
 SLASH = True  # "a/b" in a point's prose: one concept with two synonyms
 COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
