@@ -202,6 +202,9 @@ def grade(
     batch: Optional[Path] = typer.Option(None, "--batch", help='JSON Lines file of {"id": QID, "answer": TEXT} rows.'),
     lang: Optional[str] = typer.Option(None, "--lang", help="Language of the report: zh or en."),
     as_json: bool = typer.Option(False, "--json", help="Print the grade as JSON."),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", min=1, help="Processes for --batch (default: one per CPU, up to 8, for 400 rows or more)."
+    ),
 ) -> None:
     """Grade an answer (from --answer, --answer-file or stdin) without recording it.
 
@@ -215,7 +218,7 @@ def grade(
             raise typer.BadParameter("--batch takes no QID, --answer or --answer-file")
         from .batch import grade_batch
 
-        bad = grade_batch(state.grader(), batch, sys.stdout)
+        bad = grade_batch(state.grader(), batch, sys.stdout, jobs)
         if bad:
             typer.echo(f"llmprep: error: {batch}: {bad} bad row(s), see the 'error' objects in the output", err=True)
             raise typer.Exit(int(ExitCode.USER_ERROR))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 from dataclasses import dataclass
@@ -271,13 +272,30 @@ def entries_for(bank: Bank, questions: list[Question], latest: dict[str, Attempt
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory and os.replace: readers never see half a file."""
+    """Write via a temp file in the same directory and os.replace: readers never see half a file.
+
+    A device or pipe (/dev/stdout, /dev/full) is written in place: renaming over it would replace the
+    device itself. Through a symlink, the file it points to is replaced and the link kept."""
     path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise LlmprepError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        return
+    shown = path
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise LlmprepError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise LlmprepError(f"{shown}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -290,7 +308,7 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise LlmprepError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise LlmprepError(f"{shown}: cannot write: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:

@@ -155,8 +155,9 @@ def make_grader(bank: Bank):
 def save_grader(grader) -> None:
     """Add the rubrics this run compiled to the grader cache (nothing to do when none were compiled)."""
     key = getattr(grader, "_cache_key", None)
-    fresh = getattr(grader, "fresh", None)
-    if not key or not fresh:
+    fresh = getattr(grader, "fresh", None) or set()
+    from_workers = getattr(grader, "new_blobs", 0)  # compiled by `grade --batch` workers, already pickled
+    if not key or not (fresh or from_workers):
         return
     blobs = dict(grader.blobs)
     for qid in fresh:
@@ -164,6 +165,7 @@ def save_grader(grader) -> None:
     _write_pickles(_cache_file("grader", key), [grader.stats, blobs])
     grader.fresh = set()
     grader.blobs = blobs
+    grader.new_blobs = 0
 
 
 # ---------------------------------------------------------------- cache files

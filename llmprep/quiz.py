@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Protocol
@@ -369,6 +370,29 @@ class _Stop(Exception):
         self.item = item
 
 
+@contextmanager
+def _ctrl_c_held():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block ends; yields a function
+    telling whether one came. A second Ctrl-C interrupts at once, as usual."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed: list[int] = []
+
+    def hold(signum, frame):
+        pressed.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, hold) or signal.default_int_handler
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class QuizSession:
     """Runs one quiz or review session over a list of questions, recording as it goes."""
 
@@ -440,7 +464,10 @@ class QuizSession:
                 self.history.end_session(report.session_id, report.ended_at, status)
             except KeyboardInterrupt:  # a second Ctrl-C: the attempts are already safe
                 pass
-        self.view.report(report)
+        with _ctrl_c_held() as pressed:  # the report is printed whole
+            self.view.report(report)
+        if pressed():
+            report.status = "interrupted"  # (the stored session keeps how it really ended)
         return report
 
     def _keep_draft(self, partial: str | None) -> ItemResult | None:
