@@ -2,8 +2,10 @@
 
 A derived rubric has one point per sentence of a reference answer; a point's concepts are the
 sentence's content units (English content words; Chinese character bigrams of the runs between
-function characters), and a point is fully earned when half of them appear. Each reference answer
-(and each language of it) is one alternative; the grade takes the best alternative.
+function characters). Each reference answer (and each language of it) is one alternative; the grade
+takes the best alternative. How derived units are weighted and scored (IDF, demoting, partial credit)
+is grading.py's business; the word lists it uses (synonyms, light words) and the readers of a point's
+prose (alternatives, asides, slashes) live here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from .bank import Point, Question, Rubric, Text
 from .text import is_cjk, tokenise
 
-NEED_FRACTION = 0.5  # share of a sentence's content units that earns the whole point
+NEED_FRACTION = 0.5  # `need` recorded on a derived point (informative: derived points are scored by coverage)
 
 STOPWORDS = frozenset(
     """a an the and or but if then else of to in on at by for with from as is are was were be been being
