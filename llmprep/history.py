@@ -205,6 +205,10 @@ def _attempt(row: sqlite3.Row) -> Attempt:
     )
 
 
+class _Unwritable(HistoryError):
+    """The database (or its directory) cannot be written."""
+
+
 class History:
     """The attempts, sessions and cards of one user. Opens (and migrates) the database on first use.
 
@@ -246,14 +250,34 @@ class History:
             if self.path.exists() and not self.path.is_file():
                 raise self._problem("exists but is not a file")
         try:
+            return self._connect(target)
+        except _Unwritable:
+            if self.create or target == ":memory:":
+                raise
+            # A read-only command in a directory it cannot write to (SQLite could not create the -shm file
+            # beside the database): read the file as it is. Nobody can be writing to it there either.
+            from urllib.parse import quote
+
+            return self._connect(f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1", read_only=True)
+
+    def _connect(self, target: str, read_only: bool = False) -> sqlite3.Connection:
+        try:
             # isolation_level=None: no implicit transactions; every write is an explicit short one.
-            db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, uri=read_only)
         except sqlite3.Error as exc:
             raise self._problem(f"cannot open: {exc}") from None
         db.row_factory = sqlite3.Row
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._check_ours(db)
+            if read_only:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    raise self._problem(
+                        f"needs an upgrade (schema {version} to {SCHEMA_VERSION}) but {self.path.parent} is not "
+                        "writable: run llmprep once where it can write, or fix the directory's permissions"
+                    )
+                return db
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
@@ -265,8 +289,11 @@ class History:
             db.close()
             if "locked" in str(exc) or "busy" in str(exc):
                 raise self._problem(f"database is locked by another process ({exc}); try again") from None
-            if "readonly" in str(exc) or "read-only" in str(exc):
-                raise self._problem(f"cannot write ({exc}); check the file's permissions") from None
+            if "readonly" in str(exc) or "read-only" in str(exc) or "unable to open" in str(exc):
+                raise _Unwritable(
+                    f"{self.path}: cannot write ({exc}): llmprep writes the database and its -wal/-shm files in "
+                    f"{self.path.parent}; make it writable, or set LLMPREP_HOME to a directory you can write to"
+                ) from None
             raise self._broken(exc) from None
         except sqlite3.DatabaseError as exc:
             db.close()
