@@ -59,6 +59,23 @@ def _converter():
         return None
 
 
+# tw2sp also rewrites Taiwan *vocabulary* that is ordinary simplified Chinese with another meaning
+# (序列 sequence → 串行 serial, 程序 program → 进程 process, 文件 → 文档, 核心 → 内核 …). These words are
+# shielded from it (swapped for private-use characters of the same length, then swapped back).
+_SHIELD = ("序列", "程序", "文件", "核心", "批次", "向量")
+_SHIELD_PUA = {w: "".join(chr(0xE000 + 8 * k + i) for i in range(len(w))) for k, w in enumerate(_SHIELD)}
+
+
+def _tw2sp(conv, s: str) -> str:
+    hits = [w for w in _SHIELD if w in s]
+    for w in hits:
+        s = s.replace(w, _SHIELD_PUA[w])
+    s = conv.convert(s)
+    for w in hits:
+        s = s.replace(_SHIELD_PUA[w], w)
+    return s
+
+
 class _NfkcChars(dict):
     """str.translate table: code point → NFKC of that one character, filled in as characters are met
     (full-width punctuation in Chinese text makes most of it not NFKC already)."""
@@ -102,7 +119,7 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
     if _HAS_CJK.search(s):
         conv = _converter()
         if conv is not None:
-            converted = conv.convert(s)
+            converted = _tw2sp(conv, s)
             if len(converted) == len(s):
                 s = converted
             else:  # a phrase changed length (記憶體 → 内存): convert run by run, re-aligning offsets
@@ -129,7 +146,7 @@ def _convert_aligned(conv, s: str, origin: list[int]) -> tuple[str, list[int]]:
         out.append(s[last : m.start()])
         new_origin.extend(origin[last : m.start()])
         run = m.group()
-        conv_run = conv.convert(run)
+        conv_run = _tw2sp(conv, run)
         base = m.start()
         if len(conv_run) == len(run):
             out.append(conv_run)
@@ -264,12 +281,13 @@ def tokenise(text: str) -> Tokens:
 
 @lru_cache(maxsize=65536)  # a bank repeats its keywords: tokenise each once
 def keyword_forms(keyword: str) -> tuple[tuple[str, ...], ...]:
-    """Token sequences a keyword matches: its stems, plus (for several latin tokens) their
-    concatenation, so "all-reduce" also matches "allreduce"."""
+    """Token sequences a keyword matches: its stems, plus (for several latin words of two letters or
+    more) their concatenation, so "all-reduce" also matches "allreduce"."""
     toks = tokenise(keyword).raw
     if not toks:
         return ()
     forms = [tuple(stem(t) for t in toks)]
-    if len(toks) > 1 and all(not is_cjk(t) for t in toks):
+    # Only words (and numbers: ZeRO-3 → zero3) join: "O(N)" must not become "on", nor "double S" "doubles".
+    if len(toks) > 1 and all(not is_cjk(t) and (len(t) >= 2 or t.isdigit()) for t in toks):
         forms.append((stem("".join(toks)),))
     return tuple(forms)
