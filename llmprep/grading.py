@@ -532,9 +532,31 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset
         score = min(1.0, got / (cp.cover * total)) if total > 0 else 0.0
         if score > best:
             best, best_alt = score, alt
-    matched = [hits[i] for i in best_alt if hits[i]]
+    matched = _merge_evidence(answer, [hits[i] for i in best_alt if hits[i]])
     missing = [cp.concepts[i].label for i in best_alt if not hits[i]]
     return best, matched, negated, missing
+
+
+def _merge_evidence(answer: _Answer, matches: list[Match]) -> list[Match]:
+    """Derived units that touch in the answer are shown as one stretch of evidence: Chinese bigrams
+    同步 步训 训练 → 同步训练 (not three overlapping pieces)."""
+    if len(matches) < 2:
+        return matches
+    out: list[Match] = []
+    for m in sorted(matches, key=lambda m: (m.start, m.end)):
+        prev = out[-1] if out else None
+        gap = answer.tok.source[prev.end : m.start] if prev is not None and m.start >= prev.end else ""
+        if prev is not None and (m.start < prev.end or (m.start >= prev.end and not gap.strip() and _cjk_edge(prev, m))):
+            start, end = prev.start, max(prev.end, m.end)
+            text = answer.tok.source[start:end]
+            out[-1] = Match(text, text, start, end, prev.fuzzy or m.fuzzy)
+        else:
+            out.append(m)
+    return out
+
+
+def _cjk_edge(a: Match, b: Match) -> bool:
+    return bool(a.found) and bool(b.found) and is_cjk(a.found[-1]) and is_cjk(b.found[0])
 
 
 def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tuple[float, tuple[PointGrade, ...]]:

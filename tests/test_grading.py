@@ -158,3 +158,16 @@ def test_one_megabyte_answer_is_linear():
     t0 = time.perf_counter()
     grade_compiled("q", big, compiled, 0.6)
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_derived_chinese_evidence_is_shown_as_whole_stretches():
+    q = Question(id="q", topic="t", kind="concept", difficulty=1, prompt=(("zh", "什么是梯度累积？"),),
+                 answers=((("zh", "把多个小批次的梯度相加后再更新参数。"),),))
+    from llmprep.autorubric import derive_rubric
+
+    answer = "先把多个小批次的梯度相加，然后更新参数"
+    g = grade(answer, derive_rubric(q), q)
+    found = [m.found for p in g.points for m in p.matched]
+    assert found == ["小批次", "梯度相加", "更新参数"]
+    assert all(answer[m.start : m.end] == m.found for p in g.points for m in p.matched)
+    assert g.score >= 0.9
