@@ -130,9 +130,21 @@ def pearson(x, y) -> float:
 
 
 def qwk(a, b) -> float:
-    from sklearn.metrics import cohen_kappa_score
+    """Quadratic weighted kappa of two integer ratings (as sklearn's cohen_kappa_score(weights="quadratic"))."""
+    import numpy as np
 
-    return float(cohen_kappa_score([int(round(v)) for v in a], [int(round(v)) for v in b], weights="quadratic"))
+    a = np.rint(np.asarray(a, float)).astype(int)
+    b = np.rint(np.asarray(b, float)).astype(int)
+    labels = np.union1d(a, b)
+    k = len(labels)
+    if k < 2:
+        return float("nan")
+    ia, ib = np.searchsorted(labels, a), np.searchsorted(labels, b)
+    observed = np.zeros((k, k))
+    np.add.at(observed, (ia, ib), 1)
+    expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
+    w = (np.arange(k)[:, None] - np.arange(k)[None, :]) ** 2
+    return float(1 - (w * observed).sum() / (w * expected).sum())
 
 
 # ---------------------------------------------------------------- peers
