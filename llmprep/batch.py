@@ -116,7 +116,10 @@ def _parse_row(raw: bytes) -> dict:
         raise ValueError('missing string "id"')
     if not isinstance(row.get("answer"), str):
         raise ValueError('missing string "answer"')
-    row["answer"] = row["answer"].replace("\x00", "")
+    answer = row["answer"].replace("\x00", "")
+    if not answer.isascii():  # JSON can spell a lone surrogate ("\ud800"), which UTF-8 output cannot carry
+        answer = answer.encode("utf-8", "replace").decode("utf-8")
+    row["answer"] = answer
     return row
 
 
