@@ -362,11 +362,16 @@ class _Answer:
             self.index.setdefault(s, []).append(i)
         self._fuzzy: dict[str, set[str]] = {}
         self._by_first: dict[str, list[str]] | None = None
+        self._heads: set[str] | None = None
         self._found: dict[tuple[str, ...], tuple[int, int, bool, bool] | None] = {}
 
     def split_at(self, stem: str) -> list[int]:
         """Starts of two adjacent answer stems that spell `stem` together ("warm" "up" for "warmup"):
         tried at each split of the keyword, so the cost follows the keyword, not the answer."""
+        if self._heads is None:  # first two letters of every answer stem: most keywords stop here
+            self._heads = {s[:2] for s in self.index}
+        if stem[:2] not in self._heads:
+            return []
         out: list[int] = []
         st = self.tok.stems
         for k in range(2, len(stem) - 1):
@@ -446,10 +451,18 @@ class _Answer:
     def _starts(self, form: tuple[str, ...]) -> list[tuple[int, int, bool]]:
         """Candidate (start, end, fuzzy) of a stem sequence, in answer order, before the negation check."""
         head = form[0]
-        if head not in self.index and len(head) < FUZZY_MIN_LEN and len(head) < JOIN_MIN_LEN:
-            return []  # the common case: a short word the answer does not contain
+        exact = self.index.get(head)
+        close = self.similar(head) if len(head) >= FUZZY_MIN_LEN else None
+        if not exact and not close:
+            return []  # the common case: the answer does not contain the keyword's first word
+        if close:
+            cands = sorted([(i, False) for i in exact or ()] + [(i, True) for c in close for i in self.index[c]])
+        else:
+            cands = [(i, False) for i in exact]  # index lists are in answer order
+        if len(form) == 1:
+            return [(i, i + 1, fz) for i, fz in cands]
         out = []
-        for start, fz in sorted(self.positions(head)):
+        for start, fz in cands:
             fuzzy = fz
             ok = True
             for k, s in enumerate(form[1:], 1):
@@ -460,24 +473,25 @@ class _Answer:
                 fuzzy = fuzzy or r
             if ok:
                 out.append((start, start + len(form), fuzzy))
-        if len(form) == 1 and len(form[0]) >= JOIN_MIN_LEN and form[0].isascii():
-            # "warmup" also matches "warms up", "checkpoint" matches "check point"
-            joined = self.split_at(form[0])
-            if joined:
-                out = sorted(out + [(i, i + 2, False) for i in joined])
         return out
 
     def find(self, form: tuple[str, ...]) -> tuple[int, int, bool, bool] | None:
-        """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one."""
+        """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one.
+        A one-word latin keyword is also looked for written as two words ("warmup" in "warms up")."""
         if form in self._found:
             return self._found[form]
         best = None
         for start, end, fuzzy in self._starts(form):
-            neg = self.negated(start)
-            if not neg:
+            if not self.negated(start):
                 best = (start, end, fuzzy, False)
                 break
             best = best or (start, end, fuzzy, True)
+        if (best is None or best[3]) and len(form) == 1 and len(form[0]) >= JOIN_MIN_LEN and form[0].isascii():
+            for start in self.split_at(form[0]):
+                if not self.negated(start):
+                    best = (start, start + 2, False, False)
+                    break
+                best = best or (start, start + 2, False, True)
         self._found[form] = best
         return best
 
