@@ -208,10 +208,13 @@ def _occurs(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
 
 
 def _text_derived(p: Point) -> bool:
-    """Whether a point's keywords were derived from its text (the author gave none)."""
+    """Whether a point's keywords were derived from its text (the author gave none): derived concepts
+    are single words, so a point with any list of synonyms is hand-written (checked first: cheap)."""
+    if p.need > 1 or any(len(c) != 1 for c in p.keywords):
+        return False
     from .autorubric import keywords_from_text
 
-    return p.need <= 1 and p.keywords == keywords_from_text(p.text)
+    return p.keywords == keywords_from_text(p.text)
 
 
 def compile_points(
@@ -632,7 +635,10 @@ class Grader:
             rubric: Rubric = self.bank.rubric(qid)
             demote = question_tokens(self.bank.question(qid))
             variants = rubric.variants or (rubric.points,)
-            self._compiled[qid] = tuple(compile_points(v, demote, self.stats, rubric.derived) for v in variants)
+            # The bank's IDF weighs derived units only: hand-written rubrics never pay for computing it.
+            needs_stats = rubric.derived or any(_text_derived(p) for v in variants for p in v)
+            stats = self.stats if needs_stats else None
+            self._compiled[qid] = tuple(compile_points(v, demote, stats, rubric.derived) for v in variants)
             self.fresh.add(qid)
         return self._compiled[qid]
 
