@@ -32,10 +32,13 @@ class _LazyRe:
 
 # CJK ideographs (incl. extensions and compatibility), kana and hangul: one token per character.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
-_LATIN = "0-9a-z\u00b5\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
-_TOKEN_RE = _LazyRe(rf"[{_CJK}]|[{_LATIN}]+")
+# Latin-1 letters skip × (U+00D7) and ÷ (U+00F7), which are tokens of their own: "b×s×h" is
+# b × s × h, and "5×" (a speed-up) stays distinct from a bare 5.
+_SYMBOLS = "\u00d7\u00f7"
+_LATIN = "0-9a-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
+_TOKEN_RE = _LazyRe(rf"[{_CJK}]|[{_LATIN}]+|[{_SYMBOLS}]")
 # The same tokens, a CJK run matched whole (and split into characters in Python): far fewer matches.
-_RUN_RE = _LazyRe(rf"([{_CJK}]+)|[{_LATIN}]+")
+_RUN_RE = _LazyRe(rf"([{_CJK}]+)|[{_LATIN}]+|[{_SYMBOLS}]")
 _ASCII_RUN_RE = re.compile(r"[0-9a-z]+")  # the same on lower-case ASCII text
 # Punctuation that ends a clause: negation never reaches across it.
 _CLAUSE_RE = re.compile(r"[.;:!?,。；：！？，、\n()（）]")
