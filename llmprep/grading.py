@@ -271,7 +271,8 @@ def compile_points(
         if coverage:
             alts = []
             for units in alternatives(prose) if prose and not derived else []:
-                idx = tuple(i for i, c in enumerate(concepts) if c.label in units)
+                # (a merged concept, "amino acid" or "size/type", belongs where any of its words does)
+                idx = tuple(i for i, c in enumerate(concepts) if any(u in units for u in c.label.replace("/", " ").split()))
                 if idx:
                     alts.append(idx)
             if len(alts) < 2:

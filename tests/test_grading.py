@@ -171,3 +171,15 @@ def test_derived_chinese_evidence_is_shown_as_whole_stretches():
     assert found == ["小批次", "梯度相加", "更新参数"]
     assert all(answer[m.start : m.end] == m.found for p in g.points for m in p.matched)
     assert g.score >= 0.9
+
+
+def test_prose_alternatives_keep_merged_units():
+    from llmprep.autorubric import keywords_from_text
+
+    text = (("en", "mRNA travels through the cytoplasm to the ribosome or enters the size/type of reticulum"),)
+    p = Point(id="k", text=text, keywords=keywords_from_text(text))
+    (cp,) = compile_points((p,), question_tokens(Q), UnitStats([p]))
+    labels = [{cp.concepts[i].label for i in alt} for alt in cp.alts]
+    assert len(labels) == 2
+    assert "size/type" in labels[1] and "ribosome" in labels[0]
+    assert grade("the mRNA enters the reticulum, whatever its size", rubric(p), Q).score == 1.0
