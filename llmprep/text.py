@@ -41,7 +41,7 @@ _TOKEN_RE = _LazyRe(rf"[{_CJK}]|[{_LATIN}]+|[{_SYMBOLS}]")
 _RUN_RE = _LazyRe(rf"([{_CJK}]+)|[{_LATIN}]+|[{_SYMBOLS}]")
 _ASCII_RUN_RE = re.compile(r"[0-9a-z]+")  # the same on lower-case ASCII text
 # Punctuation that ends a clause: negation never reaches across it.
-_CLAUSE_RE = re.compile(r"[.;:!?,。；：！？，、\n()（）]")
+_CLAUSE_RE = re.compile(r"[.;:!?,。；：！？，、\n()（）—]")  # an em dash (— or ——) starts a new clause too
 # Punctuation that ends a sentence: a derived rubric point is looked for within a few sentences.
 _SENTENCE_RE = re.compile(r"[.;!?。；！？\n]")
 _HAS_CJK = _LazyRe(rf"[{_CJK}]")
