@@ -128,6 +128,7 @@ def _runnable(block: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in mods)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("q", CODING, ids=lambda q: q.id)
 def test_coding_answers_run_where_possible(q, tmp_path):
     blocks = CODE_RE.findall(pick(q.answers[0], "en"))
