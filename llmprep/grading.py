@@ -270,7 +270,10 @@ def compile_points(
             concepts = _merge_slashes(concepts, slash_pairs(prose))
         if coverage:
             alts = []
-            for units in alternatives(prose) if prose and not derived else []:
+            # Each language of the point's text is an alternative (a zh answer need not match the en
+            # words), and so is each side of an "A or B" in it.
+            prose_alts = [u for _, t in p.text for u in alternatives(t)] if prose and not derived else []
+            for units in prose_alts:
                 # (a merged concept, "amino acid" or "size/type", belongs where any of its words does)
                 idx = tuple(i for i, c in enumerate(concepts) if any(u in units for u in c.label.replace("/", " ").split()))
                 if idx:

@@ -183,3 +183,14 @@ def test_prose_alternatives_keep_merged_units():
     assert len(labels) == 2
     assert "size/type" in labels[1] and "ribosome" in labels[0]
     assert grade("the mRNA enters the reticulum, whatever its size", rubric(p), Q).score == 1.0
+
+
+def test_bilingual_text_only_point_is_earned_in_either_language():
+    from llmprep.autorubric import keywords_from_text
+
+    text = (("zh", "每个 GPU 只与环上相邻节点通信"), ("en", "each GPU talks only to its ring neighbours"))
+    p = Point(id="k", text=text, keywords=keywords_from_text(text))
+    r = rubric(p)
+    assert grade("每个 GPU 只与环上相邻节点通信", r).score == 1.0
+    assert grade("each GPU talks only to its ring neighbours", r).score == 1.0
+    assert grade("I like turtles.", r).score == 0.0
