@@ -138,8 +138,10 @@ def test_coding_answers_run_where_possible(q, tmp_path):
     for k, block in enumerate(runnable):
         f = tmp_path / f"block{k}.py"
         f.write_text(block, encoding="utf-8")
-        env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
-        out = subprocess.run([sys.executable, str(f)], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+        # One thread each: torch's two threads fight over two cores and run several times slower.
+        env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0",
+               "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
+        out = subprocess.run([sys.executable, str(f)], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
         assert out.returncode == 0, out.stderr[-2000:]
 
 
