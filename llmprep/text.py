@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -129,8 +130,19 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
                 s, origin = _convert_aligned(conv, s, list(range(len(s))) if origin is None else origin)
     folded = s.casefold()
     if len(folded) != len(s):  # e.g. ß → ss: keep offsets aligned by folding per character
-        folded = "".join(c.casefold() if len(c.casefold()) == 1 else c.lower() for c in s)
+        folded = "".join(map(_fold_one, s))
     return folded, origin
+
+
+def _fold_one(c: str) -> str:
+    """Casefold one character to one character: ß stays ß (not ss), İ becomes i (not i + combining dot)."""
+    f = c.casefold()
+    if len(f) == 1:
+        return f
+    low = c.lower()
+    if len(low) == 1:
+        return low
+    return f[0] if all(unicodedata.combining(x) for x in f[1:]) else c
 
 
 _CJK_RUN_RE = _LazyRe(rf"[{_CJK}]+")
@@ -232,7 +244,7 @@ class Tokens:
     stems: tuple[str, ...]
     raw: tuple[str, ...]
     clause: tuple[int, ...]
-    spans: tuple[tuple[int, int], ...]
+    spans: "Sequence[tuple[int, int]]"  # (start, end) in the original text, per token
     source: str
     sentence: tuple[int, ...] = ()
 
@@ -270,16 +282,41 @@ def tokenise(text: str) -> Tokens:
     stems = tuple(map(stem, raw))
     clauses = _numbering(norm, starts, _CLAUSE_RE)
     sentences = _numbering(norm, starts, _SENTENCE_RE)  # its characters all end a clause too
-    if origin is None and len(norm) == len(text):
-        spans = tuple(zip(starts, ends))
-    else:  # (casefolding İ makes two characters of one: positions past the origin map to the end)
+    if origin is None and len(norm) != len(text):  # (casefolding İ makes two characters of one)
+        origin = list(range(len(text)))
+    return Tokens(stems, tuple(raw), clauses, _Spans(starts, ends, origin, len(text)), text, sentences)
+
+
+class _Spans(Sequence):
+    """Token spans in the original text, computed on access: a 1 MB Chinese answer has ~750,000 tokens,
+    and building a tuple per token up front costs more than grading it (only matched tokens are asked)."""
+
+    __slots__ = ("_starts", "_ends", "_origin", "_n")
+
+    def __init__(self, starts: list[int], ends: list[int], origin: list[int] | None, n: int):
+        self._starts, self._ends, self._origin, self._n = starts, ends, origin, n
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        a, b = self._starts[i], self._ends[i]
+        origin = self._origin
         if origin is None:
-            origin = list(range(len(text)))
-        n = len(origin)
-        spans = tuple(
-            [(origin[a] if a < n else len(text), origin[b - 1] + 1 if b - 1 < n else len(text)) for a, b in zip(starts, ends)]
-        )
-    return Tokens(stems, tuple(raw), clauses, spans, text, sentences)
+            return (a, b)
+        m = len(origin)  # positions past the origin (casefolding grew the text) map to the end
+        return (origin[a] if a < m else self._n, origin[b - 1] + 1 if b - 1 < m else self._n)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"_Spans({list(self)!r})"
 
 
 @lru_cache(maxsize=65536)  # a bank repeats its keywords: tokenise each once

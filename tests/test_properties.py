@@ -137,7 +137,7 @@ def test_fuzzy_close_is_rapidfuzz_ratio(a, b):
 
 def _normalise_by_character(text: str) -> tuple[str, list[int]]:
     """The documented pipeline, one character at a time: NFKC, OpenCC tw2sp, casefold."""
-    from llmprep.text import _converter, _convert_aligned, _HAS_CJK
+    from llmprep.text import _converter, _convert_aligned, _HAS_CJK, _tw2sp
 
     out, origin = [], []
     for i, ch in enumerate(text):
@@ -147,14 +147,16 @@ def _normalise_by_character(text: str) -> tuple[str, list[int]]:
     s = "".join(out)
     conv = _converter()
     if conv is not None and _HAS_CJK.search(s):
-        converted = conv.convert(s)
+        converted = _tw2sp(conv, s)  # tw2sp with its shielded words (文件 stays 文件)
         if len(converted) == len(s):
             s = converted
         else:
             s, origin = _convert_aligned(conv, s, origin)
     folded = s.casefold()
-    if len(folded) != len(s):
-        folded = "".join(c.casefold() if len(c.casefold()) == 1 else c.lower() for c in s)
+    if len(folded) != len(s):  # one character per character: ß stays ß, İ becomes i (text._fold_one)
+        from llmprep.text import _fold_one
+
+        folded = "".join(_fold_one(c) for c in s)
     return folded, origin
 
 
