@@ -23,10 +23,10 @@ them against human graders (docs/README-bench.md).
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .bank import Point, Question, Rubric, Text
 from .text import Tokens, is_cjk, keyword_forms, tokenise
@@ -364,9 +364,10 @@ class _Answer:
 
     def __init__(self, text: str):
         self.tok: Tokens = tokenise(text)
-        self.index: dict[str, list[int]] = {}
+        index: defaultdict[str, list[int]] = defaultdict(list)
         for i, s in enumerate(self.tok.stems):
-            self.index.setdefault(s, []).append(i)
+            index[s].append(i)
+        self.index: dict[str, list[int]] = dict(index)
         self._fuzzy: dict[str, set[str]] = {}
         self._by_first: dict[str, list[str]] | None = None
         self._heads: set[str] | None = None
@@ -455,32 +456,41 @@ class _Answer:
                 return True
         return False
 
-    def _starts(self, form: tuple[str, ...]) -> list[tuple[int, int, bool]]:
-        """Candidate (start, end, fuzzy) of a stem sequence, in answer order, before the negation check."""
+    def _starts(self, form: tuple[str, ...]) -> Iterator[tuple[int, int, bool]]:
+        """Candidate (start, end, fuzzy) of a stem sequence, in answer order, before the negation check.
+        A generator: `find` stops at the first good one (a 1 MB answer may hold a word 100,000 times)."""
         head = form[0]
         exact = self.index.get(head)
         close = self.similar(head) if len(head) >= FUZZY_MIN_LEN else None
         if not exact and not close:
-            return []  # the common case: the answer does not contain the keyword's first word
+            return  # the common case: the answer does not contain the keyword's first word
         if close:
-            cands = sorted([(i, False) for i in exact or ()] + [(i, True) for c in close for i in self.index[c]])
+            from heapq import merge
+
+            lists = [[(i, False) for i in exact or ()]] + [[(i, True) for i in self.index[c]] for c in close]
+            cands: Iterable[tuple[int, bool]] = merge(*lists)
         else:
-            cands = [(i, False) for i in exact]  # index lists are in answer order
-        if len(form) == 1:
-            return [(i, i + 1, fz) for i, fz in cands]
-        out = []
+            cands = ((i, False) for i in exact)  # index lists are in answer order
+        n = len(form)
+        stems = self.tok.stems
         for start, fz in cands:
+            if n == 1:
+                yield (start, start + 1, fz)
+                continue
             fuzzy = fz
             ok = True
-            for k, s in enumerate(form[1:], 1):
-                r = self.token_matches(start + k, s)
+            for k in range(1, n):
+                s = form[k]
+                i = start + k
+                if i < len(stems) and stems[i] == s:
+                    continue
+                r = self.token_matches(i, s)
                 if r is None:
                     ok = False
                     break
                 fuzzy = fuzzy or r
             if ok:
-                out.append((start, start + len(form), fuzzy))
-        return out
+                yield (start, start + n, fuzzy)
 
     def find(self, form: tuple[str, ...]) -> tuple[int, int, bool, bool] | None:
         """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one.

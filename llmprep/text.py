@@ -267,34 +267,32 @@ def _numbering(norm: str, starts: list[int], pattern: re.Pattern) -> tuple[int, 
 def tokenise(text: str) -> Tokens:
     norm, origin = _normalise(text)
     raw: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    starts: list[int] = []  # (a token ends at its start + its length: see _Spans)
     for m in (_ASCII_RUN_RE if norm.isascii() else _RUN_RE).finditer(norm):  # = _TOKEN_RE's tokens
-        a, b = m.span()
         if m.lastindex:  # a run of CJK characters: one token each
+            a, b = m.span()
             raw.extend(m.group())
             starts.extend(range(a, b))
-            ends.extend(range(a + 1, b + 1))
         else:
             raw.append(m.group())
-            starts.append(a)
-            ends.append(b)
+            starts.append(m.start())
     stems = tuple(map(stem, raw))
     clauses = _numbering(norm, starts, _CLAUSE_RE)
     sentences = _numbering(norm, starts, _SENTENCE_RE)  # its characters all end a clause too
     if origin is None and len(norm) != len(text):  # (casefolding İ makes two characters of one)
         origin = list(range(len(text)))
-    return Tokens(stems, tuple(raw), clauses, _Spans(starts, ends, origin, len(text)), text, sentences)
+    raw_t = tuple(raw)
+    return Tokens(stems, raw_t, clauses, _Spans(starts, raw_t, origin, len(text)), text, sentences)
 
 
 class _Spans(Sequence):
     """Token spans in the original text, computed on access: a 1 MB Chinese answer has ~750,000 tokens,
     and building a tuple per token up front costs more than grading it (only matched tokens are asked)."""
 
-    __slots__ = ("_starts", "_ends", "_origin", "_n")
+    __slots__ = ("_starts", "_raw", "_origin", "_n")
 
-    def __init__(self, starts: list[int], ends: list[int], origin: list[int] | None, n: int):
-        self._starts, self._ends, self._origin, self._n = starts, ends, origin, n
+    def __init__(self, starts: list[int], raw: tuple[str, ...], origin: list[int] | None, n: int):
+        self._starts, self._raw, self._origin, self._n = starts, raw, origin, n
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -302,7 +300,8 @@ class _Spans(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        a, b = self._starts[i], self._ends[i]
+        a = self._starts[i]
+        b = a + len(self._raw[i])  # in the normalised text, which a token never spans differently
         origin = self._origin
         if origin is None:
             return (a, b)
