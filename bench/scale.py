@@ -37,21 +37,25 @@ def llmprep_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "llmprep"]
 
 
-def run(cmd: list[str], env: dict, stdin=None) -> tuple[float, float, bytes, int]:
-    """(wall seconds, peak RSS MB, stderr, exit code) of one process."""
+CPU: dict[str, float] = {}  # CPU seconds (user + sys, worker processes included) of the last run per label
+
+
+def run(cmd: list[str], env: dict, stdin=None) -> tuple[float, float, bytes, int, float]:
+    """(wall seconds, peak RSS MB of the largest process, stderr, exit code, CPU seconds) of one run."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, err, proc.returncode
+    return wall, usage.ru_maxrss / 1024, err, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def checked(cmd, env, what: str, ok=(0,)):
-    wall, rss, err, code = run(cmd, env)
+    wall, rss, err, code, cpu = run(cmd, env)
     if code not in ok:
         sys.exit(f"{what} failed ({code}): {err.decode(errors='replace')[-500:]}")
+    CPU[what] = cpu
     return wall, rss
 
 
@@ -92,7 +96,13 @@ def measure(n: int, rows: int, work: Path, base: list[str]) -> dict:
     # First run: compiles the rubrics the rows need and caches them; then the same rows again.
     res["batch_first_s"], first_rss = checked(cli + ["grade", "--batch", str(batch)], env, "batch")
     w1 = min(checked(cli + ["grade", "--batch", str(one)], env, "one-row batch")[0] for _ in range(2))
-    wall, rss = min(checked(cli + ["grade", "--batch", str(batch)], env, "batch") for _ in range(2))
+    c1 = CPU["one-row batch"]
+    runs = []
+    for _ in range(2):
+        wall, rss = checked(cli + ["grade", "--batch", str(batch)], env, "batch")
+        runs.append((wall, rss, CPU["batch"]))
+    wall, rss, cpu = min(runs)
+    res["batch_cpu_per_s"] = (rows - 1) / max(1e-9, min(c for _, _, c in runs) - c1)
     res["batch_rows"] = rows
     res["batch_s"] = wall
     res["batch_rss_mb"] = max(rss, first_rss)
@@ -155,16 +165,21 @@ def main() -> None:
         print(json.dumps({"sizes": results, "big_answer": big}, indent=2))
         return
     print(f"{'questions':>9} {'YAML MB':>8} {'cold s':>7} {'cached s':>9} {'list s':>7} {'1st batch/s':>12}"
-          f" {'batch/s':>8} {'net/s':>7} {'RSS cold':>9} {'RSS cached':>10} {'RSS batch':>10}")
+          f" {'batch/s':>8} {'net/s':>7} {'CPU/s':>7} {'RSS cold':>9} {'RSS cached':>10} {'RSS batch':>10}")
     for r in results:
         print(f"{r['questions']:>9} {r['yaml_mb']:>8} {r['cold_validate_s']:>7.2f} {r['cached_validate_s']:>9.3f}"
               f" {r['cached_list_s']:>7.3f} {r['batch_first_per_s']:>12.0f} {r['batch_per_s']:>8.0f} {r['batch_net_per_s']:>7.0f}"
-              f" {r['cold_rss_mb']:>8.0f}M {r['cached_rss_mb']:>9.0f}M {r['batch_rss_mb']:>9.0f}M")
+              f" {r['batch_cpu_per_s']:>7.0f} {r['cold_rss_mb']:>8.0f}M {r['cached_rss_mb']:>9.0f}M {r['batch_rss_mb']:>9.0f}M")
     if len(results) > 1:
         print("growth per step:  cold", growth(results, "cold_validate_s"), "| cached", growth(results, "cached_validate_s"),
               "| RSS cold", growth(results, "cold_rss_mb"), "| RSS cached", growth(results, "cached_rss_mb"))
     print(f"batch: {args.rows} answers of 300 characters per run; '1st' compiles (and caches) the rubrics the rows"
-          " need; batch/s is a later run, net/s without its start-up and bank load")
+          " need; batch/s is a later run, net/s without its start-up and bank load; CPU/s = answers per CPU-second"
+          " (all processes), what one core does when the machine is not shared")
+    try:
+        print(f"machine load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    except OSError:
+        pass
     print(f"1 MB answer ({big['chars']:,} chars): {big['in_process_s'] * 1000:.0f} ms in-process, "
           f"{big['process_s'] * 1000:.0f} ms whole process ({big['process_minus_small_s'] * 1000:+.0f} ms over a short answer), "
           f"RSS {big['rss_mb']:.0f} MB")

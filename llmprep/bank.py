@@ -8,6 +8,7 @@ file:line and question id, so `validate` can print them all at once.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,18 +110,22 @@ class Bank:
 class _Map(dict):
     """A YAML mapping that remembers its line and its keys' lines."""
 
-    line = 0
-    key_lines: dict
+    __slots__ = ("line", "key_lines")
 
 
 class _Seq(list):
-    line = 0
+    __slots__ = ("line",)
 
 
-def _read_events(text: str, fname: str, problems: list[str]) -> Any:
+def _read_events(text: str | bytes, fname: str, problems: list[str], stream=None) -> Any:
     """Build the document straight from the parser's events (no node tree: a 50 MB bank would need
     ~1 GB for one), with the safe loader's scalar resolution and constructors. Mappings and sequences
-    become _Map/_Seq with line numbers; a tag the safe loader does not know is an error, never run."""
+    become _Map/_Seq with line numbers; a tag the safe loader does not know is an error, never run.
+
+    stream: (key, on_item). The items of the top-level `key` (a list's items, or a mapping's values) are
+    handed to on_item(key_or_index, item, container, line) one by one as they are built, and not kept:
+    the container stays in the document, empty but for its line numbers (and, for a mapping, its keys
+    mapped to None). So a bank's questions are checked and converted without the whole file's tree."""
     import yaml  # imported here: a cached bank loads without yaml
     from yaml.events import (
         AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent, StreamEndEvent,
@@ -137,7 +142,39 @@ def _read_events(text: str, fname: str, problems: list[str]) -> Any:
         node = kind(tag, [] if kind is not ScalarNode else "", ev.start_mark, ev.end_mark)
         constructors[None](loader, node)  # raises ConstructorError naming the tag and its line
 
-    def build(ev) -> Any:
+    def build_streamed(ev, on_item) -> Any:
+        if isinstance(ev, SequenceStartEvent) and ev.tag in (None, "!", seq_tag) and not ev.anchor:
+            shell = _Seq()
+            shell.line = ev.start_mark.line + 1
+            i = 0
+            while not loader.check_event(SequenceEndEvent):
+                item_ev = loader.get_event()
+                on_item(i, build(item_ev), shell, item_ev.start_mark.line + 1)
+                i += 1
+            loader.get_event()
+            return shell
+        if isinstance(ev, MappingStartEvent) and ev.tag in (None, "!", map_tag) and not ev.anchor:
+            shell = _Map()
+            shell.line = ev.start_mark.line + 1
+            shell.key_lines = {}
+            while not loader.check_event(MappingEndEvent):
+                key_ev = loader.get_event()
+                key_line = key_ev.start_mark.line + 1
+                key = build(key_ev)
+                item = build(loader.get_event())
+                if not isinstance(key, (str, int, float, bool)):
+                    problems.append(f"{fname}:{key_line}: mapping key must be a string")
+                    continue
+                if key in shell:
+                    problems.append(f"{fname}:{key_line}: duplicate key {key!r}")
+                shell[key] = None
+                shell.key_lines[key] = key_line
+                on_item(key, item, shell, key_line)
+            loader.get_event()
+            return shell
+        return build(ev)
+
+    def build(ev, top: bool = False) -> Any:
         if isinstance(ev, ScalarEvent):
             tag = ev.tag
             if tag is None or tag == "!":
@@ -183,7 +220,10 @@ def _read_events(text: str, fname: str, problems: list[str]) -> Any:
                 key_ev = loader.get_event()
                 key_line = key_ev.start_mark.line + 1
                 key = build(key_ev)
-                item = build(loader.get_event())
+                if top and stream is not None and key == stream[0]:
+                    item = build_streamed(loader.get_event(), stream[1])
+                else:
+                    item = build(loader.get_event())
                 if not isinstance(key, (str, int, float, bool)):
                     problems.append(f"{fname}:{key_line}: mapping key must be a string")
                     continue
@@ -203,7 +243,7 @@ def _read_events(text: str, fname: str, problems: list[str]) -> Any:
         if loader.check_event(StreamEndEvent):
             return None  # an empty file
         loader.get_event()  # document start
-        data = build(loader.get_event())
+        data = build(loader.get_event(), top=True)
         loader.get_event()  # document end
         if not loader.check_event(StreamEndEvent):
             ev = loader.get_event()
@@ -218,21 +258,22 @@ def _read_events(text: str, fname: str, problems: list[str]) -> Any:
 _FAILED = object()  # read_yaml's result when the file could not be parsed (already reported)
 
 
-def read_yaml(path: Path, problems: list[str]) -> Any:
-    """Parse one YAML file safely; on failure append a one-line problem (file:line) and return _FAILED."""
+def read_yaml(path: Path, problems: list[str], stream=None) -> Any:
+    """Parse one YAML file safely; on failure append a one-line problem (file:line) and return _FAILED.
+    stream: see _read_events."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         problems.append(f"{path}: cannot read: {exc.strerror or exc}")
         return _FAILED
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")  # (only to check: the parser reads the bytes, no second copy as str)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         problems.append(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8")
         return _FAILED
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
         problems.append(f"{path}:{line}: contains a NUL byte (binary file?)")
         return _FAILED
     import gc
@@ -245,13 +286,13 @@ def read_yaml(path: Path, problems: list[str]) -> Any:
     gc.disable()
     before = len(problems)
     try:
-        return _read_events(text, str(path), problems)
+        return _read_events(data, str(path), problems, stream)
     except yaml.MarkedYAMLError as exc:
         del problems[before:]  # a file that does not parse: its one problem is the parse error
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         what = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        lines = text.splitlines()
+        lines = data.decode("utf-8").splitlines()
         if "\t" in what or (mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]):
             what = "tab character in indentation; YAML needs spaces"
         problems.append(f"{path}:{line}: {what}")
@@ -268,6 +309,13 @@ def read_yaml(path: Path, problems: list[str]) -> Any:
 
 
 # ---------------------------------------------------------------- schema checks
+
+
+def _intern(s):
+    """One string object for the many equal ones (language codes, topics, keywords): less memory for a
+    big bank, and fewer objects to pickle and unpickle."""
+    return sys.intern(s) if type(s) is str else s
+
 
 
 class _Checker:
@@ -311,7 +359,7 @@ class _Checker:
                 elif not isinstance(s, str) or not s.strip():
                     self.err(node, where, f"{key!r}.{lang} must be a non-empty string", key)
                 else:
-                    out.append((lang, s))
+                    out.append((_intern(lang), s))
             return tuple(out) or None
         self.err(node, where, f"{key!r} must be a string or a mapping language -> string", key)
         return None
@@ -337,7 +385,9 @@ _Q_KEYS = {"id", "topic", "kind", "difficulty", "tags", "source", "prompt", "ans
 _P_KEYS = {"id", "weight", "text", "keywords", "need"}
 
 
-def _parse_questions(data: Any, fname: str, problems: list[str]) -> list[Question]:
+def _parse_questions(data: Any, fname: str, problems: list[str], streamed: _Items | None = None) -> list[Question]:
+    """The questions of a parsed questions.yaml. `streamed`: what read_yaml's stream already made of the
+    items (their questions and problems); the top-level checks come first, as if they had not been."""
     if data is _FAILED:
         return []
     c = _Checker(fname, problems)
@@ -352,55 +402,99 @@ def _parse_questions(data: Any, fname: str, problems: list[str]) -> list[Questio
         if "questions" in data:
             c.err(data, "top level", "'questions' must be a list", "questions")
         return []
-    out = []
+    if streamed is not None and streamed.used:
+        item_problems, out = streamed.result()
+        problems.extend(item_problems)
+        return out
+    out: list[Question] = []
     for i, item in enumerate(items):
-        if not isinstance(item, _Map):
-            c.err(items, f"questions[{i}]", "each question must be a mapping")
-            continue
-        qid = item.get("id")
-        where = f"question {qid}" if isinstance(qid, str) else f"questions[{i}]"
-        c.keys(item, _Q_KEYS, {"id", "topic", "kind", "prompt", "answer"}, where)
-        if not isinstance(qid, str) or not ID_RE.match(qid):
-            if "id" in item:
-                c.err(item, where, f"id {qid!r} must use lowercase letters, digits, '.', '_' or '-'", "id")
-            continue
-        topic = item.get("topic")
-        if not isinstance(topic, str) or not ID_RE.match(topic):
-            if "topic" in item:
-                c.err(item, where, f"topic {topic!r} must be a lowercase word", "topic")
-            topic = "unknown"
-        kind = item.get("kind", "concept")
-        if kind not in KINDS:
-            c.err(item, where, f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "kind")
-        difficulty = c.number(item, "difficulty", where, 2, 1, 3, integer=True)
-        source = item.get("source")
-        if source is not None and not isinstance(source, str):
-            c.err(item, where, "'source' must be a string", "source")
-            source = None
-        prompt = c.text(item, "prompt", where)
-        raw_answer = item.get("answer")
-        answers: list[Text] = []
-        if isinstance(raw_answer, list):
-            if not raw_answer:
-                c.err(item, where, "'answer' list is empty", "answer")
-            for j, alt in enumerate(raw_answer):
-                t = c.text(item, "answer", f"{where} answer[{j}]", value=alt)
-                if t:
-                    answers.append(t)
+        _question_item(c, i, item, items, out)
+    return out
+
+
+class _Items:
+    """Collects what each streamed item of a file becomes (see read_yaml's `stream`): questions (a list),
+    or rubrics (by key: a key given twice keeps its first place and its last value, as a mapping does)."""
+
+    def __init__(self, fname: str, make):
+        self.fname = fname
+        self.used = False
+        self._make = make
+        self._container = None
+        self._items: list = []
+        self._by_key: dict = {}
+
+    def __call__(self, key, item, container, line) -> None:
+        if container is not self._container:  # the top-level key given twice: the last one counts
+            self._container = container
+            self._items, self._by_key = [], {}
+        self.used = True
+        problems: list[str] = []
+        out: Any = [] if self._make is _question_item else {}
+        self._make(_Checker(self.fname, problems), key, item, container, out)
+        if isinstance(out, list):
+            self._items.append((problems, out))
         else:
-            t = c.text(item, "answer", where)
+            self._by_key[key] = (problems, out)
+
+    def result(self) -> tuple[list[str], Any]:
+        parts = self._items or list(self._by_key.values())
+        problems = [p for probs, _ in parts for p in probs]
+        if self._make is _question_item:
+            return problems, [q for _, out in parts for q in out]
+        merged: dict = {}
+        for _, out in parts:
+            merged.update(out)
+        return problems, merged
+
+
+def _question_item(c: _Checker, i: int, item: Any, items: _Seq, out: list[Question]) -> None:
+    if not isinstance(item, _Map):
+        c.err(items, f"questions[{i}]", "each question must be a mapping")
+        return
+    qid = item.get("id")
+    where = f"question {qid}" if isinstance(qid, str) else f"questions[{i}]"
+    c.keys(item, _Q_KEYS, {"id", "topic", "kind", "prompt", "answer"}, where)
+    if not isinstance(qid, str) or not ID_RE.match(qid):
+        if "id" in item:
+            c.err(item, where, f"id {qid!r} must use lowercase letters, digits, '.', '_' or '-'", "id")
+        return
+    topic = item.get("topic")
+    if not isinstance(topic, str) or not ID_RE.match(topic):
+        if "topic" in item:
+            c.err(item, where, f"topic {topic!r} must be a lowercase word", "topic")
+        topic = "unknown"
+    kind = item.get("kind", "concept")
+    if kind not in KINDS:
+        c.err(item, where, f"kind must be one of {', '.join(KINDS)}, got {kind!r}", "kind")
+    difficulty = c.number(item, "difficulty", where, 2, 1, 3, integer=True)
+    source = item.get("source")
+    if source is not None and not isinstance(source, str):
+        c.err(item, where, "'source' must be a string", "source")
+        source = None
+    prompt = c.text(item, "prompt", where)
+    raw_answer = item.get("answer")
+    answers: list[Text] = []
+    if isinstance(raw_answer, list):
+        if not raw_answer:
+            c.err(item, where, "'answer' list is empty", "answer")
+        for j, alt in enumerate(raw_answer):
+            t = c.text(item, "answer", f"{where} answer[{j}]", value=alt)
             if t:
                 answers.append(t)
-        if prompt is None or not answers:
-            continue
-        out.append(
-            Question(
-                id=qid, topic=topic, kind=kind if kind in KINDS else "concept", difficulty=difficulty,
-                prompt=prompt, answers=tuple(answers), tags=c.str_list(item, "tags", where),
-                source=source, related=c.str_list(item, "related", where), file=fname, line=item.line,
-            )
+    else:
+        t = c.text(item, "answer", where)
+        if t:
+            answers.append(t)
+    if prompt is None or not answers:
+        return
+    out.append(
+        Question(
+            id=qid, topic=_intern(topic), kind=_intern(kind) if kind in KINDS else "concept", difficulty=difficulty,
+            prompt=prompt, answers=tuple(answers), tags=tuple(map(_intern, c.str_list(item, "tags", where))),
+            source=source, related=c.str_list(item, "related", where), file=c.fname, line=item.line,
         )
-    return out
+    )
 
 
 def _parse_keywords(c: _Checker, node: _Map, where: str) -> tuple[tuple[str, ...], ...] | None:
@@ -416,13 +510,14 @@ def _parse_keywords(c: _Checker, node: _Map, where: str) -> tuple[tuple[str, ...
         if not isinstance(syns, list) or not syns or not all(isinstance(s, str) and s.strip() for s in syns):
             c.err(node, where, f"each keyword must be a non-empty string or a list of them, got {item!r}", "keywords")
             continue
-        concepts.append(tuple(s.strip() for s in syns))
+        concepts.append(tuple(_intern(s.strip()) for s in syns))
     return tuple(concepts)
 
 
-def _parse_rubrics(data: Any, fname: str, problems: list[str]) -> dict[str, tuple[Rubric, _Map]]:
-    from .autorubric import keywords_from_text
-
+def _parse_rubrics(
+    data: Any, fname: str, problems: list[str], streamed: _Items | None = None
+) -> dict[str, tuple[Rubric, _Map]]:
+    """The rubrics of a parsed rubrics.yaml, each with the mapping that holds its key's line."""
     if data is _FAILED:
         return {}
     c = _Checker(fname, problems)
@@ -437,51 +532,64 @@ def _parse_rubrics(data: Any, fname: str, problems: list[str]) -> dict[str, tupl
         if "rubrics" in data:
             c.err(data, "top level", "'rubrics' must be a mapping question-id -> rubric", "rubrics")
         return {}
+    if streamed is not None and streamed.used:
+        item_problems, out = streamed.result()
+        problems.extend(item_problems)
+        return out
     out: dict[str, tuple[Rubric, _Map]] = {}
     for qid, body in items.items():
-        where = f"rubric {qid}"
-        if not isinstance(body, _Map):
-            c.err(items, where, "must be a mapping with 'points'", qid)
-            continue
-        c.keys(body, {"pass", "points"}, {"points"}, where)
-        pass_mark = c.number(body, "pass", where, DEFAULT_PASS, 0, 1)
-        raw_points = body.get("points")
-        if not isinstance(raw_points, list) or not raw_points:
-            if "points" in body:
-                c.err(body, where, "'points' must be a non-empty list", "points")
-            continue
-        points = []
-        seen = set()
-        for k, p in enumerate(raw_points):
-            if not isinstance(p, _Map):
-                c.err(raw_points, f"{where} point[{k}]", "each point must be a mapping")
-                continue
-            pid = p.get("id", f"p{k + 1}")
-            pwhere = f"{where} point {pid}"
-            c.keys(p, _P_KEYS, {"text"}, pwhere)
-            if not isinstance(pid, str) or not ID_RE.match(pid):
-                c.err(p, pwhere, f"point id {pid!r} must use lowercase letters, digits, '.', '_' or '-'", "id")
-                continue
-            if pid in seen:
-                c.err(p, pwhere, f"duplicate point id {pid!r}", "id")
-            seen.add(pid)
-            text = c.text(p, "text", pwhere)
-            weight = c.number(p, "weight", pwhere, 1, 0.001, 1000)
-            keywords = _parse_keywords(c, p, pwhere)
-            if keywords is None and text:
-                keywords = keywords_from_text(text)
-                if not keywords:
-                    c.err(p, pwhere, "no keywords given and none could be derived from its text", "text")
-            need = c.number(p, "need", pwhere, 1, 1, 1000, integer=True)
-            if keywords and need > len(keywords):
-                c.err(p, pwhere, f"need {need} is larger than its {len(keywords)} keyword concept(s)", "need")
-                need = len(keywords)
-            if text and keywords:
-                points.append(Point(id=pid, text=text, keywords=keywords, weight=float(weight), need=need))
-        if points:
-            pts = tuple(points)
-            out[str(qid)] = (Rubric(qid=str(qid), points=pts, pass_mark=float(pass_mark), variants=(pts,), file=fname, line=body.line), items)
+        _rubric_item(c, qid, body, items, out)
     return out
+
+
+def _rubric_item(c: _Checker, qid: Any, body: Any, items: _Map, out: dict[str, tuple[Rubric, _Map]]) -> None:
+    from .autorubric import keywords_from_text
+
+    where = f"rubric {qid}"
+    if not isinstance(body, _Map):
+        c.err(items, where, "must be a mapping with 'points'", qid)
+        return
+    c.keys(body, {"pass", "points"}, {"points"}, where)
+    pass_mark = c.number(body, "pass", where, DEFAULT_PASS, 0, 1)
+    raw_points = body.get("points")
+    if not isinstance(raw_points, list) or not raw_points:
+        if "points" in body:
+            c.err(body, where, "'points' must be a non-empty list", "points")
+        return
+    points = []
+    seen = set()
+    for k, p in enumerate(raw_points):
+        if not isinstance(p, _Map):
+            c.err(raw_points, f"{where} point[{k}]", "each point must be a mapping")
+            continue
+        pid = p.get("id", f"p{k + 1}")
+        pwhere = f"{where} point {pid}"
+        c.keys(p, _P_KEYS, {"text"}, pwhere)
+        if not isinstance(pid, str) or not ID_RE.match(pid):
+            c.err(p, pwhere, f"point id {pid!r} must use lowercase letters, digits, '.', '_' or '-'", "id")
+            continue
+        if pid in seen:
+            c.err(p, pwhere, f"duplicate point id {pid!r}", "id")
+        seen.add(pid)
+        text = c.text(p, "text", pwhere)
+        weight = c.number(p, "weight", pwhere, 1, 0.001, 1000)
+        keywords = _parse_keywords(c, p, pwhere)
+        if keywords is None and text:
+            keywords = keywords_from_text(text)
+            if not keywords:
+                c.err(p, pwhere, "no keywords given and none could be derived from its text", "text")
+        need = c.number(p, "need", pwhere, 1, 1, 1000, integer=True)
+        if keywords and need > len(keywords):
+            c.err(p, pwhere, f"need {need} is larger than its {len(keywords)} keyword concept(s)", "need")
+            need = len(keywords)
+        if text and keywords:
+            points.append(Point(id=_intern(pid), text=text, keywords=keywords, weight=float(weight), need=need))
+    if points:
+        pts = tuple(points)
+        out[str(qid)] = (
+            Rubric(qid=str(qid), points=pts, pass_mark=float(pass_mark), variants=(pts,), file=c.fname, line=body.line),
+            items,
+        )
 
 
 def load_bank(dirs: list[Path]) -> Bank:
@@ -507,7 +615,10 @@ def load_bank_collecting(dirs: list[Path]) -> tuple[Bank, list[str]]:
         if not qfile.is_file():
             problems.append(f"{qfile}: missing (a bank directory needs questions.yaml)")
             continue
-        for q in _parse_questions(read_yaml(qfile, problems), str(qfile), problems):
+        # Questions and rubrics are checked one by one while the file is parsed (see read_yaml).
+        streamed = _Items(str(qfile), _question_item)
+        data = read_yaml(qfile, problems, ("questions", streamed))
+        for q in _parse_questions(data, str(qfile), problems, streamed):
             if q.id in bank.questions:
                 prev = bank.questions[q.id]
                 problems.append(f"{q.file}:{q.line}: question {q.id}: duplicate id (first defined at {prev.file}:{prev.line})")
@@ -515,7 +626,9 @@ def load_bank_collecting(dirs: list[Path]) -> tuple[Bank, list[str]]:
             bank.questions[q.id] = q
         rfile = d / "rubrics.yaml"
         if rfile.is_file():
-            for qid, (rubric, items) in _parse_rubrics(read_yaml(rfile, problems), str(rfile), problems).items():
+            streamed = _Items(str(rfile), _rubric_item)
+            data = read_yaml(rfile, problems, ("rubrics", streamed))
+            for qid, (rubric, items) in _parse_rubrics(data, str(rfile), problems, streamed).items():
                 rubric_nodes.append((rubric, items, str(rfile)))
     for rubric, items, rfile in rubric_nodes:
         line = items.key_lines.get(rubric.qid, rubric.line)

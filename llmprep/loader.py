@@ -7,7 +7,9 @@ served stale data. The cache is an optimisation only: any problem reading or wri
 parsing the YAML (and compiling rubrics) as if there were no cache.
 
 Files in <data dir>/cache/ (the newest few kept):
-  bank-KEY.pickle    two pickles in a row: a small header (problems, counts, for `validate`) and the Bank
+  bank-KEY.pickle    pickles in a row: a small header (problems, counts: all `validate` reads), then the
+                     bank's directories, ids in order, and each question with its rubric pickled alone, so
+                     `grade QID` or `show QID` unpickles one question, not the bank
   grader-KEY.pickle  the grader's bank statistics and every rubric compiled so far, each pickled alone
                      (unpickled on first use), so a cached `grade` tokenises nothing but the answer
 """
@@ -19,9 +21,9 @@ import os
 from pathlib import Path
 
 try:  # the C module alone: `import pickle` adds ~1 ms of pure-Python module to every run
-    from _pickle import dump as _dump, dumps as _dumps, load as _load
+    from _pickle import dump as _dump, dumps as _dumps, load as _load, loads as _loads
 except ImportError:  # pragma: no cover
-    from pickle import dump as _dump, dumps as _dumps, load as _load
+    from pickle import dump as _dump, dumps as _dumps, load as _load, loads as _loads
 
 _PROTOCOL = 5
 
@@ -29,7 +31,7 @@ from . import __version__
 from .bank import Bank, load_bank_collecting
 from .errors import BankError
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 _KEEP = 8  # cache files of each kind kept per data dir
 # Modules whose code decides what a parsed bank or a compiled rubric looks like.
 _SOURCES = ("__init__.py", "bank.py", "autorubric.py", "text.py", "grading.py", "loader.py")
@@ -82,14 +84,18 @@ def fingerprint(dirs: list[Path]) -> str | None:
         h.update(str(d).encode() + b"\0" + str(d.resolve()).encode() + b"\0")
         for name in ("questions.yaml", "rubrics.yaml"):
             try:
-                data = (d / name).read_bytes()
+                with open(d / name, "rb") as fh:  # in 1 MB pieces: a 50 MB bank is never in memory twice
+                    size = 0
+                    while chunk := fh.read(1 << 20):
+                        h.update(chunk)
+                        size += len(chunk)
+                h.update(b"\0" + size.to_bytes(8, "little"))
             except FileNotFoundError:
                 if name == "questions.yaml":
                     return None
-                data = b"\0absent"
+                h.update(b"\0absent")
             except OSError:
                 return None
-            h.update(len(data).to_bytes(8, "little") + data)
     return h.hexdigest()
 
 
@@ -130,7 +136,60 @@ def summary(dirs: list[Path]) -> tuple[Summary, Bank | None]:
 
 
 def _parse(dirs: list[Path]) -> tuple[Bank, list[str]]:
-    return load_bank_collecting(dirs)
+    enabled = gc.isenabled()
+    gc.disable()  # a big bank is a million small objects, none of them garbage: no GC passes meanwhile
+    try:
+        return load_bank_collecting(dirs)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _CachedBank(Bank):
+    """A bank read back from the cache. Each question (with its rubric) is unpickled when first asked for
+    by id; the first use of `questions` or `rubrics` as a whole unpickles all of them."""
+
+    def __init__(self, dirs: list[Path], entries: dict[str, bytes], rubric_order: list[str]):
+        self.dirs = dirs
+        self._entries = entries
+        self._rubric_order = rubric_order
+        self._one: dict[str, tuple] = {}
+
+    def _entry(self, qid: str) -> tuple:
+        got = self._one.get(qid)
+        if got is None:
+            blob = self._entries.get(qid)
+            if blob is None:
+                from .errors import UnknownQuestion
+
+                raise UnknownQuestion(qid)
+            got = self._one[qid] = _loads(blob)
+        return got
+
+    def __getattr__(self, name: str):
+        if name not in ("questions", "rubrics"):
+            raise AttributeError(name)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            entries = {qid: self._entry(qid) for qid in self._entries}
+        finally:
+            if enabled:
+                gc.enable()
+        self.questions = {qid: q for qid, (q, _) in entries.items()}
+        self.rubrics = {qid: entries[qid][1] for qid in self._rubric_order}
+        self._one = {}
+        return getattr(self, name)
+
+    def question(self, qid: str):
+        if "questions" in self.__dict__:
+            return super().question(qid)
+        return self._entry(qid)[0]
+
+    def rubric(self, qid: str):
+        if "rubrics" in self.__dict__:
+            return super().rubric(qid)
+        return self._entry(qid)[1]
 
 
 # ---------------------------------------------------------------- the grader cache
@@ -198,15 +257,19 @@ def _read_header(key: str) -> Summary | None:
 
 
 def _read_bank(key: str) -> tuple[Bank, list[str]] | None:
-    got = _read_pickles(_cache_file("bank", key), 2)
-    if not got or not isinstance(got[0], Summary) or not isinstance(got[1], Bank):
+    got = _read_pickles(_cache_file("bank", key), 4)
+    if not got or not isinstance(got[0], Summary) or not isinstance(got[3], dict):
         return None
-    return got[1], got[0].problems
+    header, dirs, rubric_order, entries = got
+    return _CachedBank(dirs, entries, rubric_order), header.problems
 
 
 def _write_bank(key: str, bank: Bank, problems: list[str]) -> None:
     header = Summary(list(problems), len(bank.questions), len(bank.topics()))
-    _write_pickles(_cache_file("bank", key), [header, bank])
+    # Each question alone: a pickle of the whole bank would keep a memo of every object in it while
+    # writing (hundreds of MB for 10,000 questions), and could only be read back whole.
+    entries = {qid: _dumps((q, bank.rubrics.get(qid)), protocol=_PROTOCOL) for qid, q in bank.questions.items()}
+    _write_pickles(_cache_file("bank", key), [header, list(bank.dirs), list(bank.rubrics), entries])
 
 
 def _write_pickles(target: Path, objects: list) -> None:
