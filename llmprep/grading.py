@@ -619,6 +619,9 @@ def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tupl
     return (total / total_w if total_w else 0.0), tuple(results)
 
 
+UNPICKLED_KEPT = 512  # cached compiled rubrics kept unpickled at once (see Grader.compiled)
+
+
 class Grader:
     """Grades answers against a bank's rubrics; compiles each rubric once and reuses it.
 
@@ -631,6 +634,7 @@ class Grader:
         # Rubrics compiled by an earlier run (pickled, from loader's cache): unpickled on first use.
         self.blobs: dict[str, bytes] = blobs or {}
         self.fresh: set[str] = set()  # qids compiled by this Grader (what the cache does not hold yet)
+        self._unpickled: dict[str, tuple[tuple[_CompiledPoint, ...], ...]] = {}  # from blobs, most recent last
 
     @property
     def stats(self) -> UnitStats:
@@ -639,13 +643,21 @@ class Grader:
         return self._stats
 
     def compiled(self, qid: str) -> tuple[tuple[_CompiledPoint, ...], ...]:
+        got = self._unpickled.get(qid)
+        if got is not None:
+            return got
         if qid not in self._compiled:
             blob = self.blobs.get(qid)
             if blob is not None:
                 from _pickle import loads  # (not `import pickle`: ~1 ms more start-up)
 
-                self._compiled[qid] = loads(blob)
-                return self._compiled[qid]
+                compiled = loads(blob)
+                # A batch over a big bank meets thousands of rubrics (~30 kB each unpickled): keep the
+                # most recent ones only; the others are unpickled again if asked for (never recompiled).
+                self._unpickled[qid] = compiled
+                if len(self._unpickled) > UNPICKLED_KEPT:
+                    self._unpickled.pop(next(iter(self._unpickled)))
+                return compiled
             rubric: Rubric = self.bank.rubric(qid)
             demote = question_tokens(self.bank.question(qid))
             variants = rubric.variants or (rubric.points,)
