@@ -80,6 +80,7 @@ disadvantage disadvantages drawback drawbacks
 goal purpose aim objective
 test tests testing check verify
 result results outcome outcomes
+material materials substance substances sample samples specimen specimens
 """.strip().splitlines()
 
 USE_SYNONYMS = True

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 from .bank import Point, Question, Rubric, Text
 from .text import Tokens, is_cjk, keyword_forms, tokenise
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 
 FUZZY_MIN_LEN = 6  # shorter latin words must match exactly (PS ≠ "steps", MoE ≠ "mode")
 FUZZY_CUTOFF = 85.0
@@ -47,6 +47,7 @@ SLASH = True  # "a/b" in a point's prose: one concept with two synonyms
 COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
 DEMOTE_TOTAL = 0.5  # share of its weight such a unit still adds to its point's total
+ONE_UNIT_MAX = 0.45  # most of an author's text point one unit can earn: one word alone never finds the point
 
 _NEG_WORDS = {"not", "no", "never", "without", "cannot", "nor", "neither", "none", "nothing"}
 # 别 is left out: it ends common words (识别, 区别, 类别, 分别) far more often than it negates.
@@ -557,10 +558,17 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset
         if neg:
             negated.append(neg)
     best, best_alt = 0.0, cp.alts[0] if cp.alts else ()
+    # An author's point text (not a reference-answer sentence) of two units or more is not found on one
+    # word alone: "how long each sample was rinsed" is not "how long it dried" (ONE_UNIT_MAX).
+    one_max = ONE_UNIT_MAX if cp.cover == COVER else None
     for alt in cp.alts:
         total = sum(cp.concepts[i].full for i in alt)
-        got = sum(cp.concepts[i].weight for i in alt if hits[i])
-        score = min(1.0, got / (cp.cover * total)) if total > 0 else 0.0
+        need = cp.cover * total
+        if one_max is not None and len(alt) > 1:
+            got = sum(min(cp.concepts[i].weight, one_max * need) for i in alt if hits[i])
+        else:
+            got = sum(cp.concepts[i].weight for i in alt if hits[i])
+        score = min(1.0, got / need) if total > 0 else 0.0
         if score > best:
             best, best_alt = score, alt
     matched = _merge_evidence(answer, [hits[i] for i in best_alt if hits[i]])

@@ -24,7 +24,7 @@ def rubric(*points, derived=False):
 
 
 def test_version_bumped():
-    assert GRADER_VERSION == "2"
+    assert GRADER_VERSION == "3"
 
 
 def test_need_counts_concepts_and_caps_at_one():
