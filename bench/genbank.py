@@ -6,6 +6,7 @@ that list an English and a Chinese synonym (sometimes a spelling variant too). T
 contain the keywords, so a bank generated here passes `llmprep validate`.
 
     python bench/genbank.py 1000 /tmp/bank-1k     # writes questions.yaml and rubrics.yaml
+    python bench/genbank.py 1000 /tmp/bank-1k --answers 3000 /tmp/answers.jsonl
 """
 
 from __future__ import annotations
@@ -224,7 +225,22 @@ def answers(n_questions: int, rows: int, length: int = 300, seed: int = 1) -> li
     return out
 
 
+def write_answers(n_questions: int, rows: int, path: Path) -> Path:
+    """A `grade --batch` file of `rows` answers to a bank from write_bank(n_questions)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in answers(n_questions, rows):
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: genbank.py N OUT_DIR")
-    write_bank(int(sys.argv[1]), Path(sys.argv[2]))
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Write a generated bank (and optionally a batch of answers to it).")
+    ap.add_argument("n", type=int, help="questions")
+    ap.add_argument("out", type=Path, help="bank directory to write")
+    ap.add_argument("--answers", nargs=2, metavar=("ROWS", "FILE"), help="also write ROWS batch answers to FILE")
+    args = ap.parse_args()
+    write_bank(args.n, args.out)
+    if args.answers:
+        write_answers(args.n, int(args.answers[0]), Path(args.answers[1]))

@@ -28,8 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import genbank  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import genbank  # noqa: E402  (for big_answer's vocabulary only: banks are generated in subprocesses)
 
 
 def llmprep_command() -> list[str]:
@@ -75,7 +76,11 @@ def big_answer(size: int = 1_000_000) -> str:
 
 
 def measure(n: int, rows: int, work: Path, base: list[str]) -> dict:
-    bank = genbank.write_bank(n, work / f"bank-{n}")
+    # Generated in another process: this one stays small, since a child's peak RSS (from wait4) counts
+    # what it shared with its parent when it was forked.
+    bank, batch = work / f"bank-{n}", work / f"batch-{n}.jsonl"
+    subprocess.run([sys.executable, str(HERE / "genbank.py"), str(n), str(bank), "--answers", str(rows), str(batch)],
+                   check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPREP_")}
     env["LLMPREP_HOME"] = str(work / f"home-{n}")
     cli = base + ["--no-builtin", "--bank", str(bank)]
@@ -87,10 +92,6 @@ def measure(n: int, rows: int, work: Path, base: list[str]) -> dict:
     res["cached_rss_mb"] = max(r for _, r in cached)
     res["cached_list_s"], _ = checked(cli + ["list", "--json"], env, "list")
 
-    batch = work / f"batch-{n}.jsonl"
-    with open(batch, "w", encoding="utf-8") as fh:
-        for row in genbank.answers(n, rows):
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     one = work / f"batch-{n}-one.jsonl"
     one.write_text(batch.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     # First run: compiles the rubrics the rows need and caches them; then the same rows again.
@@ -114,18 +115,20 @@ def measure(n: int, rows: int, work: Path, base: list[str]) -> dict:
 
 def big_answer_times(work: Path, base: list[str]) -> dict:
     """A 1 MB answer: in-process grading time, and the whole `grade --answer-file` process."""
-    bank = genbank.write_bank(100, work / "bank-big")
+    bank = work / "bank-big"
+    subprocess.run([sys.executable, str(HERE / "genbank.py"), "100", str(bank)], check=True)
     text = big_answer()
     path = work / "big-answer.txt"
     path.write_text(text, encoding="utf-8")
-    from llmprep.bank import load_bank
-    from llmprep.grading import Grader
-
-    grader = Grader(load_bank([bank]))
-    grader.compiled("gen-00001")
-    t0 = time.perf_counter()
-    g = grader.grade("gen-00001", text)
-    inproc = time.perf_counter() - t0
+    timing = (
+        "import sys, time, json; from pathlib import Path; from llmprep.bank import load_bank;"
+        "from llmprep.grading import Grader; g = Grader(load_bank([Path(sys.argv[1])])); g.compiled('gen-00001');"
+        "g.grade('gen-00001', 'warm up: 你好 all-reduce'); text = Path(sys.argv[2]).read_text(encoding='utf-8');"
+        "t0 = time.perf_counter(); r = g.grade('gen-00001', text); dt = time.perf_counter() - t0;"
+        "print(json.dumps([dt, r.score]))"
+    )
+    got = subprocess.run([sys.executable, "-c", timing, str(bank), str(path)], capture_output=True, text=True, check=True)
+    inproc, score = json.loads(got.stdout)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPREP_")}
     env["LLMPREP_HOME"] = str(work / "home-big")
     cli = base + ["--no-builtin", "--bank", str(bank), "grade", "gen-00001", "--json"]
@@ -133,7 +136,7 @@ def big_answer_times(work: Path, base: list[str]) -> dict:
     small = min(checked(cli + ["--answer", "all-reduce"], env, "grade")[0] for _ in range(3))
     wall, rss = checked(cli + ["--answer-file", str(path)], env, "1 MB grade")
     return {"chars": len(text), "in_process_s": inproc, "process_s": wall, "process_minus_small_s": wall - small,
-            "rss_mb": rss, "score": round(g.score, 3)}
+            "rss_mb": rss, "score": round(score, 3)}
 
 
 def growth(rows: list[dict], key: str) -> str:
