@@ -590,9 +590,12 @@ def _keep_only_invoked_command(argv: list[str]) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    commands = list(app.registered_commands)
     try:
         _keep_only_invoked_command(sys.argv[1:])
         app(prog_name="llmprep")
     except KeyboardInterrupt:  # raised outside a command (e.g. during start-up)
         sys.stderr.write("llmprep: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
+    finally:
+        app.registered_commands[:] = commands
