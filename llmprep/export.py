@@ -20,6 +20,7 @@ from pathlib import Path
 from .bank import Bank, Question, Rubric, pick
 from .errors import LlmprepError
 from .history import Attempt
+from .i18n import ui
 
 # Characters that can start markup anywhere in a line (emphasis, code, links, HTML, entities,
 # closing heading sequences, GFM tables and strikethrough) ...
@@ -29,27 +30,11 @@ _ORDERED = re.compile(r"(\d{1,9})([.)])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BACKTICKS = re.compile(r"`+")
 
-LABELS = {
-    "title": {"zh": "llmprep 学习指南", "en": "llmprep study guide"},
-    "title_practice": {"zh": "llmprep 练习题", "en": "llmprep practice sheet"},
-    "title_wrong": {"zh": "llmprep 我的错题", "en": "llmprep: my missed questions"},
-    "contents": {"zh": "目录", "en": "Contents"},
-    "reference": {"zh": "参考答案", "en": "Reference answer"},
-    "rubric": {"zh": "评分要点", "en": "Rubric points"},
-    "my_answer": {"zh": "我上次的答案", "en": "My last answer"},
-    "missed": {"zh": "遗漏的要点", "en": "Points I missed"},
-    "points": {"zh": "评分要点（[x] 已得分，[ ] 遗漏）", "en": "Rubric points ([x] earned, [ ] missed)"},
-    "score": {"zh": "得分", "en": "score"},
-    "difficulty": {"zh": "难度", "en": "difficulty"},
-    "none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
-}
-
-
 def _label(key: str, lang: str) -> str:
+    """An export label from i18n's table; `both` shows the Chinese and the English side by side."""
     if lang == "both":
-        zh, en = LABELS[key]["zh"], LABELS[key]["en"]
-        return f"{zh} · {en}"
-    return LABELS[key].get(lang) or LABELS[key]["en"]
+        return f"{ui('export_' + key, 'zh')} · {ui('export_' + key, 'en')}"
+    return ui("export_" + key, lang)
 
 
 # ---------------------------------------------------------------- Markdown escaping

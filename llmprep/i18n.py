@@ -138,3 +138,21 @@ _UI.update(
         "n_listed": {"zh": "{n} 题", "en": "{n} question(s)"},
     }
 )
+
+# Labels of `export` (Markdown study guide and Anki deck).
+_UI.update(
+    {
+        "export_title": {"zh": "llmprep 学习指南", "en": "llmprep study guide"},
+        "export_title_practice": {"zh": "llmprep 练习题", "en": "llmprep practice sheet"},
+        "export_title_wrong": {"zh": "llmprep 我的错题", "en": "llmprep: my missed questions"},
+        "export_contents": {"zh": "目录", "en": "Contents"},
+        "export_reference": {"zh": "参考答案", "en": "Reference answer"},
+        "export_rubric": {"zh": "评分要点", "en": "Rubric points"},
+        "export_my_answer": {"zh": "我上次的答案", "en": "My last answer"},
+        "export_missed": {"zh": "遗漏的要点", "en": "Points I missed"},
+        "export_points": {"zh": "评分要点（[x] 已得分，[ ] 遗漏）", "en": "Rubric points ([x] earned, [ ] missed)"},
+        "export_score": {"zh": "得分", "en": "score"},
+        "export_difficulty": {"zh": "难度", "en": "difficulty"},
+        "export_none": {"zh": "没有符合条件的题目。", "en": "No questions match."},
+    }
+)
