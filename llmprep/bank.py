@@ -154,25 +154,35 @@ def _read_events(text: str | bytes, fname: str, problems: list[str], stream=None
             loader.get_event()
             return shell
         if isinstance(ev, MappingStartEvent) and ev.tag in (None, "!", map_tag) and not ev.anchor:
-            shell = _Map()
-            shell.line = ev.start_mark.line + 1
-            shell.key_lines = {}
-            while not loader.check_event(MappingEndEvent):
-                key_ev = loader.get_event()
-                key_line = key_ev.start_mark.line + 1
-                key = build(key_ev)
-                item = build(loader.get_event())
-                if not isinstance(key, (str, int, float, bool)):
-                    problems.append(f"{fname}:{key_line}: mapping key must be a string")
-                    continue
-                if key in shell:
-                    problems.append(f"{fname}:{key_line}: duplicate key {key!r}")
+            shell = new_map(ev)
+            for key, key_line, item in entries(shell, lambda key, item_ev: build(item_ev)):
                 shell[key] = None
-                shell.key_lines[key] = key_line
                 on_item(key, item, shell, key_line)
-            loader.get_event()
             return shell
         return build(ev)
+
+    def new_map(ev) -> _Map:
+        mapping = _Map()
+        mapping.line = ev.start_mark.line + 1
+        mapping.key_lines = {}
+        return mapping
+
+    def entries(mapping: _Map, value_of):
+        """Read a mapping's entries up to its end, yielding (key, line, value_of(key, value event)) for
+        each usable key; a non-string or duplicate key is reported, and each key's line recorded."""
+        while not loader.check_event(MappingEndEvent):
+            key_ev = loader.get_event()
+            key_line = key_ev.start_mark.line + 1
+            key = build(key_ev)
+            item = value_of(key, loader.get_event())
+            if not isinstance(key, (str, int, float, bool)):
+                problems.append(f"{fname}:{key_line}: mapping key must be a string")
+                continue
+            if key in mapping:
+                problems.append(f"{fname}:{key_line}: duplicate key {key!r}")
+            mapping.key_lines[key] = key_line
+            yield key, key_line, item
+        loader.get_event()
 
     def build(ev, top: bool = False) -> Any:
         if isinstance(ev, ScalarEvent):
@@ -211,27 +221,17 @@ def _read_events(text: str | bytes, fname: str, problems: list[str], stream=None
         elif isinstance(ev, MappingStartEvent):
             if ev.tag not in (None, "!", map_tag):
                 undefined(ev, MappingNode, ev.tag)
-            value = _Map()
-            value.line = ev.start_mark.line + 1
-            value.key_lines = {}
+            value = new_map(ev)
             if ev.anchor:
                 anchors[ev.anchor] = value
-            while not loader.check_event(MappingEndEvent):
-                key_ev = loader.get_event()
-                key_line = key_ev.start_mark.line + 1
-                key = build(key_ev)
+
+            def value_of(key, item_ev):  # the streamed top-level key is built item by item
                 if top and stream is not None and key == stream[0]:
-                    item = build_streamed(loader.get_event(), stream[1])
-                else:
-                    item = build(loader.get_event())
-                if not isinstance(key, (str, int, float, bool)):
-                    problems.append(f"{fname}:{key_line}: mapping key must be a string")
-                    continue
-                if key in value:
-                    problems.append(f"{fname}:{key_line}: duplicate key {key!r}")
+                    return build_streamed(item_ev, stream[1])
+                return build(item_ev)
+
+            for key, _line, item in entries(value, value_of):
                 value[key] = item
-                value.key_lines[key] = key_line
-            loader.get_event()
         else:  # pragma: no cover - the parser yields nothing else inside a document
             raise yaml.YAMLError(f"unexpected {type(ev).__name__}")
         if getattr(ev, "anchor", None):
