@@ -8,18 +8,13 @@ answer must score ≤ UNRELATED_MAX everywhere; and no keyword may merely restat
 from __future__ import annotations
 
 from .bank import Bank
-from .grading import Grader, _Answer, _grade_points, compile_points
+from .grading import Grader, _Answer, _grade_points, _occurs
 from .text import keyword_forms, tokenise
 
 OWN_MIN = 0.9
 OTHER_MAX = 0.3
 UNRELATED_MAX = 0.2
 UNRELATED_ANSWERS = ("I like turtles.", "我喜欢乌龟。")
-
-
-def _occurs(form, stems) -> bool:
-    n = len(form)
-    return any(stems[i : i + n] == form for i in range(len(stems) - n + 1))
 
 
 def strict_problems(bank: Bank) -> list[str]:
