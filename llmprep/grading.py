@@ -14,24 +14,29 @@ Two kinds of rubric point:
   of its credit. Point score = min(1, matched weight / (cover · weight)), continuous partial credit, with
   cover = COVER for an author's point text and COVER_REF for a reference-answer sentence. An author's point
   text may offer alternatives ("A or B", "a/b") and asides in parentheses (ASIDE of the weight).
+* **Key elements** (a rubric whose points are an author's texts, as "You need to know what type of vinegar
+  was used"): one phrase of the answer supports one point. Points whose heaviest evidence is the same
+  answer word compete for it, and the one whose own neighbouring words stand near it in the answer keeps
+  it (`_share_phrases`). A question word the point's text asks about ("what materials to test") earns its
+  full weight where the answer asks about it too ("what the samples were"): asking is not restating.
 
 Everywhere: a match right after a negation ("not", 不, 没有 …) in the same clause is reported under
 `negated` and earns nothing. The constants below are one set for every bank; bench/accuracy.py measures
-them against human graders (docs/README-bench.md).
+them against human graders (README, "Grader accuracy").
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Iterable, Iterator
 
 from .bank import Point, Question, Rubric, Text
 from .text import Tokens, is_cjk, keyword_forms, tokenise
 
-GRADER_VERSION = "3"
+GRADER_VERSION = "4"
 
 FUZZY_MIN_LEN = 6  # shorter latin words must match exactly (PS ≠ "steps", MoE ≠ "mode")
 FUZZY_CUTOFF = 85.0
@@ -48,6 +53,9 @@ COMPOUNDS = True  # fold units the bank only ever uses side by side (amino acid)
 DEMOTE = 0.3  # credit kept by a derived unit that also occurs in the question
 DEMOTE_TOTAL = 0.5  # share of its weight such a unit still adds to its point's total
 ONE_UNIT_MAX = 0.45  # most of an author's text point one unit can earn: one word alone never finds the point
+PHRASE_NEAR = 5  # tokens around a contested answer word in which a point's other units count as its context
+ASK_WORDS = frozenset({"what", "which", "哪", "什么"})  # "what materials": asks about the words after it ...
+ASK_SPAN = 4  # ... up to this many tokens on (twice as many Chinese characters), in the same clause
 
 _NEG_WORDS = {"not", "no", "never", "without", "cannot", "nor", "neither", "none", "nothing"}
 # 别 is left out: it ends common words (识别, 区别, 类别, 分别) far more often than it negates.
@@ -70,6 +78,7 @@ class Match:
     start: int
     end: int
     fuzzy: bool = False
+    tok: int = field(default=-1, compare=False, repr=False)  # index of the first answer token (grading only)
 
     def to_dict(self) -> dict:
         d = {"keyword": self.keyword, "found": self.found, "start": self.start, "end": self.end}
@@ -185,6 +194,8 @@ class _Concept:
     label: str
     weight: float = 1.0  # credit when found
     full: float = 1.0  # weight before demoting (what the point's total counts)
+    asked_weight: float = 0.0  # credit where the answer asks about a demoted unit the point's text asks about
+    at: int = -1  # token index in an author's point text (where it stands in the phrase), -1 unknown
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,11 @@ def compile_points(
         coverage = derived or _text_derived(p)
         prose = " ".join(t for _, t in p.text) if coverage else ""
         aside = aside_units(prose) if coverage and not derived else set()
+        asked: frozenset[int] = frozenset()  # token indexes of the point's text that it asks about
+        pstems: tuple[str, ...] = ()
+        if prose and not derived:
+            ptok = tokenise(prose)
+            pstems, asked = ptok.stems, asked_positions(ptok)
         concepts = []
         for syns in p.keywords:
             label = syns[0]
@@ -264,7 +280,9 @@ def compile_points(
                     full *= DEMOTE_TOTAL
                 if full <= 0:
                     continue
-            concepts.append(_Concept(tuple(kept), label, w, full))
+            at = next((i for i in range(len(pstems)) for f in keyword_forms(label) if pstems[i : i + len(f)] == f), -1)
+            asked_w = w / DEMOTE if restates and at in asked else 0.0
+            concepts.append(_Concept(tuple(kept), label, w, full, asked_w, at))
         if coverage and stats is not None and COMPOUNDS:
             concepts = _merge_compounds(concepts, stats)
         if coverage and SLASH and not derived:
@@ -302,7 +320,9 @@ def _merge_compounds(concepts: list[_Concept], stats: UnitStats) -> list[_Concep
             if j != i and j not in skip and stats.compound(keys[i], keys[j]):
                 phrase = f"{c.label} {concepts[j].label}"
                 forms = keyword_forms(phrase)
-                c = _Concept(((phrase, forms),), phrase, max(c.weight, concepts[j].weight), max(c.full, concepts[j].full))
+                o = concepts[j]
+                c = replace(c, synonyms=((phrase, forms),), label=phrase, weight=max(c.weight, o.weight), full=max(c.full, o.full),
+                            asked_weight=max(c.asked_weight, o.asked_weight), at=min(c.at, o.at))
                 skip.add(j)
                 break
         out.append(c)
@@ -318,9 +338,29 @@ def _merge_slashes(concepts: list[_Concept], pairs: list[tuple[str, str]]) -> li
         if ia is None or ib is None or ia == ib:
             continue
         ca, cb = concepts[ia], concepts[ib]
-        merged = _Concept(ca.synonyms + cb.synonyms, f"{ca.label}/{cb.label}", max(ca.weight, cb.weight), max(ca.full, cb.full))
+        merged = replace(ca, synonyms=ca.synonyms + cb.synonyms, label=f"{ca.label}/{cb.label}", weight=max(ca.weight, cb.weight),
+                         full=max(ca.full, cb.full), asked_weight=max(ca.asked_weight, cb.asked_weight), at=min(ca.at, cb.at))
         concepts = [merged if i == ia else c for i, c in enumerate(concepts) if i != ib]
     return concepts
+
+
+def asked_positions(tok: Tokens) -> frozenset[int]:
+    """Tokens a "what"/"which" asks about: up to ASK_SPAN tokens after it in its clause ("what the four
+    samples were" asks about the samples; "how much vinegar" asks about an amount, not about vinegar)."""
+    out: set[int] = set()
+    for i, w in enumerate(tok.raw):
+        if w in ASK_WORDS or (w == "么" and i and tok.raw[i - 1] + w in ASK_WORDS):
+            span = 2 * ASK_SPAN if is_cjk(w) else ASK_SPAN
+            for j in range(i + 1, min(len(tok.raw), i + 1 + span)):
+                if tok.clause[j] != tok.clause[i]:
+                    break
+                out.add(j)
+            if w == "么" and i >= 2 and tok.raw[i - 2] == "是":  # 材料分别是什么: asks about what precedes
+                for j in range(i - 3, max(-1, i - 3 - span), -1):
+                    if tok.clause[j] != tok.clause[i]:
+                        break
+                    out.add(j)
+    return frozenset(out)
 
 
 def question_tokens(question: Question | None) -> tuple[str, ...]:
@@ -373,6 +413,8 @@ class _Answer:
         self._by_first: dict[str, list[str]] | None = None
         self._heads: set[str] | None = None
         self._found: dict[tuple[str, ...], tuple[int, int, bool, bool] | None] = {}
+        self._asked: frozenset[int] | None = None
+        self._all: dict[tuple[str, ...], list[tuple[int, int, bool]]] = {}
 
     def split_at(self, stem: str) -> list[int]:
         """Starts of two adjacent answer stems that spell `stem` together ("warm" "up" for "warmup"):
@@ -493,6 +535,23 @@ class _Answer:
             if ok:
                 yield (start, start + n, fuzzy)
 
+    @property
+    def asked(self) -> frozenset[int]:
+        if self._asked is None:
+            self._asked = asked_positions(self.tok)
+        return self._asked
+
+    def occurrences(self, form: tuple[str, ...]) -> list[tuple[int, int, bool]]:
+        """Every occurrence of a stem sequence outside a negation, (start, end, fuzzy) in answer order,
+        then its spellings as two words ("warm up"). Key-element grading asks for these again and again."""
+        got = self._all.get(form)
+        if got is None:
+            got = [(start, end, fuzzy) for start, end, fuzzy in self._starts(form) if not self.negated(start)]
+            if len(form) == 1 and len(form[0]) >= JOIN_MIN_LEN and form[0].isascii():
+                got += [(start, start + 2, False) for start in self.split_at(form[0]) if not self.negated(start)]
+            self._all[form] = got
+        return got
+
     def find(self, form: tuple[str, ...]) -> tuple[int, int, bool, bool] | None:
         """First occurrence of a stem sequence: (start, end, fuzzy, negated); prefers a non-negated one.
         A one-word latin keyword is also looked for written as two words ("warmup" in "warms up")."""
@@ -517,7 +576,7 @@ class _Answer:
 def _match(answer: _Answer, kw: str, hit: tuple[int, int, bool, bool]) -> Match:
     start, end, fuzzy, _ = hit
     s0, e0 = answer.tok.spans[start][0], answer.tok.spans[end - 1][1]
-    return Match(kw, answer.tok.source[s0:e0], s0, e0, fuzzy)
+    return Match(kw, answer.tok.source[s0:e0], s0, e0, fuzzy, start)
 
 
 def _find_concept(answer: _Answer, concept: _Concept) -> tuple[Match | None, Match | None]:
@@ -534,27 +593,50 @@ def _find_concept(answer: _Answer, concept: _Concept) -> tuple[Match | None, Mat
     return None, hit_neg
 
 
-def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset()) -> tuple[float, list, list, list]:
-    """Weighted coverage of a derived point (best alternative): (score, matched, negated, missing).
-    Matches starting at an offset in `used` already serve another point and count nothing here."""
+def _locate(answer: _Answer, concept: _Concept, used: frozenset[int]) -> tuple[Match | None, bool]:
+    """(first occurrence of a concept outside `used`, whether the answer asks about it there). A unit
+    the point's text asks about ("what materials") that the question also uses is looked for first
+    where the answer asks about it too ("what the samples were"): there it is no restatement."""
+    first = None
+    for kw, forms in concept.synonyms:
+        for form in forms:
+            for start, end, fuzzy in answer.occurrences(form):
+                if start in used:
+                    continue
+                if concept.asked_weight and start in answer.asked:
+                    return _match(answer, kw, (start, end, fuzzy, False)), True
+                if first is None:
+                    first = _match(answer, kw, (start, end, fuzzy, False))
+                if not concept.asked_weight:
+                    break
+    return first, False
+
+
+def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset[int] = frozenset()) -> tuple:
+    """Weighted coverage of a derived point (best alternative): (score, matched, negated, missing,
+    evidence), evidence = (credit, match) of each unit found in the best alternative. Answer tokens in
+    `used` serve another point and count nothing here."""
     hits: list[Match | None] = []
+    credit: list[float] = []
     negated: list[Match] = []
     taken: dict[int, int] = {}  # answer offset -> concept it already serves
     for k, c in enumerate(cp.concepts):
         hit, neg = _find_concept(answer, c)
-        if hit is not None and hit.start in used:
-            hit = None
+        asked = False
+        if hit is not None and (hit.tok in used or c.asked_weight):
+            hit, asked = _locate(answer, c, used)
         if hit is not None and ONE_TOKEN_ONE_UNIT:
             # one word of the answer serves one unit of the point ("starts" is not also "beginning")
             other = taken.get(hit.start)
             if other is not None:
-                if cp.concepts[other].weight >= c.weight:
+                if credit[other] >= c.weight:
                     hit = None
                 else:
                     hits[other] = None
             if hit is not None:
                 taken[hit.start] = k
         hits.append(hit)
+        credit.append(c.asked_weight if asked else c.weight)
         if neg:
             negated.append(neg)
     best, best_alt = 0.0, cp.alts[0] if cp.alts else ()
@@ -565,15 +647,57 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset = frozenset
         total = sum(cp.concepts[i].full for i in alt)
         need = cp.cover * total
         if one_max is not None and len(alt) > 1:
-            got = sum(min(cp.concepts[i].weight, one_max * need) for i in alt if hits[i])
+            got = sum(min(credit[i], one_max * need) for i in alt if hits[i])
         else:
-            got = sum(cp.concepts[i].weight for i in alt if hits[i])
+            got = sum(credit[i] for i in alt if hits[i])
         score = min(1.0, got / need) if total > 0 else 0.0
         if score > best:
             best, best_alt = score, alt
-    matched = _merge_evidence(answer, [hits[i] for i in best_alt if hits[i]])
+    found = [i for i in best_alt if hits[i]]
+    matched = _merge_evidence(answer, [hits[i] for i in found])
     missing = [cp.concepts[i].label for i in best_alt if not hits[i]]
-    return best, matched, negated, missing
+    return best, matched, negated, missing, [(credit[i], hits[i]) for i in found]
+
+
+def _share_phrases(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> dict[int, tuple]:
+    """Coverage of an author's text points where one phrase of the answer supports one point.
+
+    Points whose heaviest evidence is the same answer word ("type" in "what type of container", wanted
+    by "type of vinegar" and "type of container") compete for it: the point with more of its other units
+    within PHRASE_NEAR tokens of the word (as a share of what it needs) keeps it, and the others are
+    graded again without it. Humans count pieces of information this way."""
+    texts = [k for k, cp in enumerate(compiled) if cp.coverage and cp.cover == COVER]
+    results = {k: _coverage(answer, compiled[k]) for k in texts}
+    used: dict[int, set[int]] = {k: set() for k in texts}
+    for _ in range(len(texts)):
+        claims: dict[int, list[tuple[int, Match]]] = {}
+        for k, r in results.items():
+            if r[0] > 0 and r[4]:
+                head = max(r[4], key=lambda e: e[0])[1]
+                claims.setdefault(head.tok, []).append((k, head))
+        contested = [(tok, c) for tok, c in claims.items() if len(c) > 1]
+        if not contested:
+            break
+        for tok, claimants in contested:
+            # most context first, then the higher score, then the earlier point
+            ranked = sorted(claimants, key=lambda c: (-_context(answer, compiled[c[0]], c[1]), -results[c[0]][0], c[0]))
+            for k, _ in ranked[1:]:
+                used[k].add(tok)
+                results[k] = _coverage(answer, compiled[k], frozenset(used[k]))
+    return results
+
+
+def _context(answer: _Answer, cp: _CompiledPoint, head: Match) -> float:
+    """Weight of a point's other units found within PHRASE_NEAR tokens of `head`, over what it needs."""
+    near = 0.0
+    own = next((c for c in cp.concepts if any(kw == head.keyword for kw, _ in c.synonyms)), None)
+    for c in cp.concepts:
+        if c is own or (own is not None and own.at >= 0 and c.at >= 0 and abs(c.at - own.at) > PHRASE_NEAR):
+            continue  # (only units that stand near the word in the point's own text: "type of flour")
+        if any(abs(start - head.tok) <= PHRASE_NEAR for _, forms in c.synonyms for f in forms for start, _, _ in answer.occurrences(f)):
+            near += c.weight
+    need = cp.cover * cp.total
+    return near / need if need else 0.0
 
 
 def _merge_evidence(answer: _Answer, matches: list[Match]) -> list[Match]:
@@ -602,12 +726,13 @@ def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tupl
     results = []
     total_w = 0.0
     total = 0.0
-    for cp in compiled:
+    shared = _share_phrases(answer, compiled) if any(cp.cover == COVER for cp in compiled) else {}
+    for k, cp in enumerate(compiled):
         matched: list[Match] = []
         negated: list[Match] = []
         missing: list[str] = []
         if cp.coverage:
-            score, matched, negated, missing = _coverage(answer, cp)
+            score, matched, negated, missing, _ = shared[k] if k in shared else _coverage(answer, cp)
         else:
             for concept in cp.concepts:
                 hit, hit_neg = _find_concept(answer, concept)

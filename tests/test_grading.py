@@ -24,7 +24,7 @@ def rubric(*points, derived=False):
 
 
 def test_version_bumped():
-    assert GRADER_VERSION == "3"
+    assert GRADER_VERSION == "4"
 
 
 def test_need_counts_concepts_and_caps_at_one():
@@ -108,6 +108,93 @@ def test_restating_the_question_earns_little_on_a_derived_rubric(make_bank):
     for qid in ("q1", "q2"):
         assert g.grade(qid, "I like turtles.").score <= 0.2
         assert g.grade(qid, "我喜欢乌龟。").score <= 0.2
+
+
+KEY_ELEMENTS_QUESTIONS = """
+    version: 1
+    questions:
+      - id: bread
+        topic: t
+        kind: concept
+        prompt: "Students mixed flour and water in four containers, added a different ingredient to each container, left them for two hours and weighed each loaf. What more would you need to know to repeat their experiment?"
+        answer: "How much flour, what type of flour, what ingredients to test and what size of container."
+    """
+KEY_ELEMENTS_RUBRIC = """
+    version: 1
+    rubrics:
+      bread:
+        points:
+          - {id: amount, text: "You need to know how much flour was used in each container."}
+          - {id: flour, text: "You need to know what type of flour was used in each container."}
+          - {id: what, text: "You need to know what ingredients to test."}
+          - {id: box, text: "You need to know what size/type of container to use."}
+          - {id: rise, text: "You need to know how long the dough was left to rise."}
+          - {id: oven, text: "You need to know what oven temperature to bake at."}
+          - {id: scale, text: "You need to know how the loaves were weighed."}
+    """
+
+
+def _found(grader, answer):
+    return {p.id for p in grader.grade("bread", answer).points if p.score >= 0.5}
+
+
+def test_one_phrase_of_the_answer_supports_one_key_element(make_bank):
+    # "type" is wanted by "type of flour" and by "type of container"; in the answer it stands next to
+    # "container", as it does in the box point's own text: only that point gets it.
+    g = Grader(load_bank([make_bank(KEY_ELEMENTS_QUESTIONS, KEY_ELEMENTS_RUBRIC)]))
+    assert _found(g, "I need to know what type of container they used and how much flour.") == {"amount", "box"}
+    assert _found(g, "I need to know what type of flour and how much flour.") == {"amount", "flour"}
+    assert _found(g, "I would need to know how big the containers were.") == {"box"}
+    assert _found(g, "what kind of flour, which oven temperature") == {"flour", "oven"}
+
+
+def test_asking_about_a_word_of_the_question_is_no_restatement(make_bank):
+    # "ingredients" is in the question: restating it earns little, asking what they were is the point.
+    g = Grader(load_bank([make_bank(KEY_ELEMENTS_QUESTIONS, KEY_ELEMENTS_RUBRIC)]))
+    assert _found(g, "I need to know what the four ingredients were.") == {"what"}
+    assert _found(g, "You need to know which ingredients they added.") == {"what"}
+    assert _found(g, "Add the ingredients to the containers and weigh them.") == set()
+    got = g.grade("bread", "I need to know what the four ingredients were.").points[2]
+    assert [m.found for m in got.matched] == ["need", "know", "ingredients"]
+
+
+def test_asking_about_a_question_word_in_chinese(make_bank):
+    q = """
+        version: 1
+        questions:
+          - id: cu
+            topic: t
+            kind: concept
+            prompt: "学生把四种材料分别放进装有醋的容器里，24 小时后取出冲洗、晾干并称重。要重复这个实验，还需要知道哪些信息？"
+            answer: "醋的用量、醋的种类、测试哪些材料、容器的大小。"
+        """
+    r = """
+        version: 1
+        rubrics:
+          cu:
+            points:
+              - {id: amount, text: "需要知道每个容器里倒了多少醋。"}
+              - {id: kind, text: "需要知道用的是哪种醋。"}
+              - {id: what, text: "需要知道测试的是哪些材料。"}
+              - {id: box, text: "需要知道容器的大小和类型。"}
+              - {id: rinse, text: "需要知道每个样品冲洗了多长时间。"}
+        """
+    g = Grader(load_bank([make_bank(q, r)]))
+    found = lambda a: {p.id for p in g.grade("cu", a).points if p.score >= 0.5}  # noqa: E731
+    assert found("我想知道他们用的是哪些材料") == {"what"}
+    assert found("用的是哪种醋，白醋还是米醋？") == {"kind"}
+    assert found("把材料放进容器里冲洗") == set()
+    # "材料分别是什么" asks about 材料 too (the question word comes after it in Chinese): partial credit
+    assert g.grade("cu", "材料分别是什么").points[2].score > g.grade("cu", "把材料放进去").points[2].score
+
+
+def test_general_synonyms_of_a_derived_unit():
+    from llmprep.autorubric import keywords_from_text
+
+    text = (("en", "mRNA travels through the cytoplasm to the ribosome."),)
+    r = rubric(Point(id="k", text=text, keywords=keywords_from_text(text)))
+    assert grade("The mRNA goes to the ribosome.", r, Q).score >= 0.5
+    assert grade("The ribosome.", r, Q).score < 0.5
 
 
 def test_idf_weighs_shared_units_less():
