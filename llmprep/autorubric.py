@@ -51,7 +51,7 @@ method way technique approach procedure
 container cup beaker jar vessel
 exit exits leave leaves leaving
 enter enters entering
-travel travels transport transported carry carries bring brings deliver move moves go goes went arrive arrives proceed proceeds reach reaches
+travel travels transport transported carry carries bring brings deliver move moves arrive arrives proceed proceeds reach reaches
 link linked bond bonded join joined connect connected attach attached bind bound
 make makes made form forms create creates produce produces build builds
 begin begins start starts initiate

@@ -268,7 +268,8 @@ def compile_points(
                 continue
             w = full = 1.0
             if coverage:
-                w = full = stats.idf(unit_key(label)) if stats is not None else 1.0
+                # as specific as its most common synonym: "brand" (~ type, kind) is no rarer than "type"
+                w = full = min(stats.idf(unit_key(kw)) for kw, _ in kept) if stats is not None else 1.0
                 if label in aside:
                     w *= ASIDE
                     full *= ASIDE
@@ -694,7 +695,7 @@ def _context(answer: _Answer, cp: _CompiledPoint, head: Match) -> float:
     for c in cp.concepts:
         if c is own or (own is not None and own.at >= 0 and c.at >= 0 and abs(c.at - own.at) > PHRASE_NEAR):
             continue  # (only units that stand near the word in the point's own text: "type of flour")
-        if any(abs(start - head.tok) <= PHRASE_NEAR for _, forms in c.synonyms for f in forms for start, _, _ in answer.occurrences(f)):
+        if any(0 < abs(start - head.tok) <= PHRASE_NEAR for _, forms in c.synonyms for f in forms for start, _, _ in answer.occurrences(f)):
             near += c.weight
     need = cp.cover * cp.total
     return near / need if need else 0.0

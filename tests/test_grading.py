@@ -148,6 +148,37 @@ def test_one_phrase_of_the_answer_supports_one_key_element(make_bank):
     assert _found(g, "what kind of flour, which oven temperature") == {"flour", "oven"}
 
 
+def test_a_synonym_of_a_common_word_is_no_rarer_than_it(make_bank):
+    # "type (brand) of fertilizer": "brand" is rare in the rubric but stands for type/kind, which every
+    # "type of ..." point shares; "the kind of soil" is the soil point, not the fertilizer one.
+    q = """
+        version: 1
+        questions:
+          - id: beans
+            topic: t
+            kind: concept
+            prompt: "Students planted beans in four pots of soil, added 0, 5, 10 or 15 g of fertilizer, watered them every day near a window and measured them after two weeks. What more would you need to know to repeat the experiment?"
+            answer: "How much water, what type of soil, what type of fertilizer, what size of pot, how much light and the room temperature."
+        """
+    r = """
+        version: 1
+        rubrics:
+          beans:
+            points:
+              - {id: water, text: "You need to know how much water was given to each plant."}
+              - {id: soil, text: "You need to know what type of soil was used."}
+              - {id: pot, text: "You need to know what size (or type) of pots were used."}
+              - {id: fert, text: "You need to know what type (brand) of fertilizer was used."}
+              - {id: light, text: "You need to know how much light the plants received."}
+              - {id: temp, text: "You need to know the temperature of the room where the plants were kept."}
+        """
+    g = Grader(load_bank([make_bank(q, r)]))
+    found = lambda a: {p.id for p in g.grade("beans", a).points if p.score >= 0.5}  # noqa: E731
+    assert found("I would need to know the kind of soil and the temperature of the room.") == {"soil", "temp"}
+    assert found("what brand of fertilizer and how big the pots were") == {"fert", "pot"}
+    assert found("the type of soil or fertilizer") == {"soil", "fert"}
+
+
 def test_asking_about_a_word_of_the_question_is_no_restatement(make_bank):
     # "ingredients" is in the question: restating it earns little, asking what they were is the point.
     g = Grader(load_bank([make_bank(KEY_ELEMENTS_QUESTIONS, KEY_ELEMENTS_RUBRIC)]))
@@ -193,7 +224,8 @@ def test_general_synonyms_of_a_derived_unit():
 
     text = (("en", "mRNA travels through the cytoplasm to the ribosome."),)
     r = rubric(Point(id="k", text=text, keywords=keywords_from_text(text)))
-    assert grade("The mRNA goes to the ribosome.", r, Q).score >= 0.5
+    assert grade("The mRNA reaches the ribosome.", r, Q).score >= 0.5
+    assert grade("Blood sugar goes down.", r, Q).score == 0.0  # "go" is too vague to stand for travel
     assert grade("The ribosome.", r, Q).score < 0.5
 
 
