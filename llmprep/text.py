@@ -45,11 +45,23 @@ _ASCII_RUN_RE = re.compile(r"[0-9a-z]+")  # the same on lower-case ASCII text
 _CLAUSE_RE = re.compile(r"[.;:!?,。；：！？，、\n()（）—]")  # an em dash (— or ——) starts a new clause too
 # Punctuation that ends a sentence: a derived rubric point is looked for within a few sentences.
 _SENTENCE_RE = re.compile(r"[.;!?。；！？\n]")
-_HAS_CJK = _LazyRe(rf"[{_CJK}]")
+
+
+# The same blocks as _CJK, as code-point ranges: testing one character (or finding the first CJK one)
+# needs no regex, whose 40,000-code-point class takes ~3 ms to compile in every process.
+_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, 0x2FFFF))
 
 
 def is_cjk(token: str) -> bool:
-    return bool(_HAS_CJK.match(token))
+    """Whether a token (its first character) is CJK."""
+    if not token:
+        return False
+    o = ord(token[0])
+    return o >= 0x3040 and any(lo <= o <= hi for lo, hi in _CJK_RANGES)
+
+
+def has_cjk(text: str) -> bool:
+    return not text.isascii() and any(is_cjk(c) for c in text if c >= "\u3040")
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +80,27 @@ def _converter():
 # shielded from it (swapped for private-use characters of the same length, then swapped back).
 _SHIELD = ("序列", "程序", "文件", "核心", "批次", "向量")
 _SHIELD_PUA = {w: "".join(chr(0xE000 + 8 * k + i) for i in range(len(w))) for k, w in enumerate(_SHIELD)}
+
+
+_TW2SP_CHECKS = 32  # texts checked per process before OpenCC is simply loaded
+_tw2sp_checked = 0
+
+
+def tw2sp_could_change(s: str) -> bool:
+    """Whether OpenCC tw2sp could change `s`: it holds a character or phrase listed in tw2sp_keys.py.
+    (`c in CHARS` searches a 5,000-character string: a set of it would cost 3 ms to build.)"""
+    from .tw2sp_keys import CHARS, PHRASES
+
+    return any(c in CHARS for c in set(s) if c >= "\u3040") or any(p in s for p in PHRASES)
+
+
+def _needs_tw2sp(s: str) -> bool:
+    """Whether to run OpenCC on `s`. Most simplified Chinese tw2sp leaves alone, and then OpenCC is never
+    loaded (~20 ms of start-up). The check costs ~0.1 ms for a short answer, so a batch, a quiz or a long
+    text loads OpenCC instead: cheaper there, and the same result."""
+    global _tw2sp_checked
+    _tw2sp_checked += 1
+    return _tw2sp_checked > _TW2SP_CHECKS or len(s) > 4096 or tw2sp_could_change(s)
 
 
 def _tw2sp(conv, s: str) -> str:
@@ -120,7 +153,7 @@ def _normalise(text: str) -> tuple[str, list[int] | None]:
             out.append(norm)
             origin.extend([i] * len(norm))
         s = "".join(out)
-    if _HAS_CJK.search(s):
+    if has_cjk(s) and _needs_tw2sp(s):
         conv = _converter()
         if conv is not None:
             converted = _tw2sp(conv, s)

@@ -61,9 +61,12 @@ def test_a_cached_grade_imports_nothing_heavy(tmp_path):
     assert json.loads(out)["id"] == "dist-ring-allreduce"
     assert not modules & set(HEAVY), modules & set(HEAVY)
     assert "_llmprep_snowball" in modules  # the English stemmer alone
-    # A Chinese answer needs OpenCC (traditional -> simplified), still no yaml.
+    # A traditional-Chinese answer needs OpenCC (traditional -> simplified), still no yaml ...
     code, modules, _ = probe(home, "grade", "dist-ring-allreduce", "--answer", "環上相鄰節點通信", "--json")
     assert code == 0 and "opencc" in modules and "yaml" not in modules
+    # ... a simplified one, which OpenCC would leave alone, does not load it (tw2sp_keys.py).
+    code, modules, _ = probe(home, "grade", "dist-ring-allreduce", "--answer", "环上相邻节点通信", "--json")
+    assert code == 0 and not modules & set(HEAVY), modules & set(HEAVY)
 
 
 def test_validate_reads_only_the_cache_header(tmp_path):
