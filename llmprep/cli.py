@@ -200,7 +200,9 @@ def grade(
     answer: Optional[str] = typer.Option(None, "--answer", "-a", help="The answer text."),
     answer_file: Optional[Path] = typer.Option(None, "--answer-file", "-f", help="Read the answer from a file."),
     batch: Optional[Path] = typer.Option(None, "--batch", help='JSON Lines file of {"id": QID, "answer": TEXT} rows.'),
-    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the report: zh or en."),
+    lang: Optional[str] = typer.Option(
+        None, "--lang", help="Language of the report: zh or en (default: the answer's, else the locale's)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the grade as JSON."),
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", min=1, help="Processes for --batch (default: one per CPU, up to 8, for 400 rows or more)."
@@ -239,7 +241,10 @@ def grade(
         return
     from .render import grade_report
 
-    grade_report(_console(ctx), question, result, _lang(lang), show_reference=True)
+    from .i18n import language_of
+
+    report_lang = _lang(lang) if lang else (language_of(answer) or _lang(None))
+    grade_report(_console(ctx), question, result, report_lang, show_reference=True)
 
 
 # ---------------------------------------------------------------- validate

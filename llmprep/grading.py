@@ -577,6 +577,11 @@ class _Answer:
 def _match(answer: _Answer, kw: str, hit: tuple[int, int, bool, bool]) -> Match:
     start, end, fuzzy, _ = hit
     s0, e0 = answer.tok.spans[start][0], answer.tok.spans[end - 1][1]
+    # A keyword ending in a closing bracket ("2(N-1)") shows it in the evidence too, though brackets are
+    # not tokens: "2(N-1)", not "2(N-1".
+    tail = kw[len(kw.rstrip(")]}）】")) :]
+    if tail and answer.tok.source.startswith(tail, e0):
+        e0 += len(tail)
     return Match(kw, answer.tok.source[s0:e0], s0, e0, fuzzy, start)
 
 

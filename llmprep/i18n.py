@@ -22,6 +22,20 @@ def resolve_lang(lang: str | None) -> str:
     return "en"
 
 
+def language_of(text: str) -> str | None:
+    """zh or en for an answer written mostly in one of them (by its CJK characters against its latin
+    letters: code and English terms in a Chinese answer do not make it English); None if unclear."""
+    from .text import is_cjk
+
+    cjk = sum(1 for c in text if c >= "\u3040" and is_cjk(c))
+    latin = sum(1 for c in text if c.isascii() and c.isalpha())
+    if cjk and cjk * 3 >= latin:  # a CJK character says as much as ~3 latin letters
+        return "zh"
+    if latin and not cjk:
+        return "en"
+    return None
+
+
 # UI strings shown around bank text; bank text itself comes in its own languages.
 _UI = {
     "score": {"zh": "得分", "en": "Score"},

@@ -107,6 +107,25 @@ def test_grade_human_report_escapes_markup_and_ansi():
     assert "Missed points" in result.stdout and "Reference answer" in result.stdout
 
 
+def test_grade_reports_in_the_answers_language_unless_told(tmp_path):
+    env = {"LANG": "en_US.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
+    zh = run(*FIX, "grade", "dist-ring-allreduce", "--answer", "环上相邻节点通信，先 reduce-scatter 再 all-gather", env=env)
+    assert "得分" in zh.stdout and "参考答案" in zh.stdout and "Score:" not in zh.stdout
+    en = run(*FIX, "grade", "dist-ring-allreduce", "--answer", "neighbours on a ring", env={**env, "LANG": "zh_CN.UTF-8"})
+    assert "Score:" in en.stdout and "得分" not in en.stdout
+    told = run(*FIX, "grade", "dist-ring-allreduce", "--lang", "en", "--answer", "环上相邻节点通信", env=env)
+    assert "Score:" in told.stdout
+
+
+def test_evidence_keeps_a_keywords_closing_bracket():
+    from llmprep.bank import Point, Rubric
+    from llmprep.grading import grade
+
+    r = Rubric(qid="q", points=(Point(id="p", text=(("en", "-"),), keywords=(("2(N-1)",),)),))
+    (m,) = grade("it takes 2(N-1) steps", r).points[0].matched
+    assert (m.found, m.start, m.end) == ("2(N-1)", 9, 15)
+
+
 def test_grade_unknown_id_is_one_line_exit_1():
     result = run(*FIX, "grade", "nope", "--answer", "x")
     assert result.exit_code == 1
