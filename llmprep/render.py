@@ -21,6 +21,75 @@ def safe(s: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
 
 
+# Line breaking for Chinese: rich breaks lines only at spaces, so a run of Chinese that does not fit the
+# rest of a line moves whole to the next one and leaves ragged short lines. Text with CJK in it is
+# broken here instead: between any two CJK characters or at a space, never before closing punctuation
+# (，。）) nor after opening punctuation (（“), with a hanging indent after a prefix such as " ✓ ".
+_CLOSING = frozenset("，。、；：！？）」』】》〉”’,.;:!?)]}%…·")
+_OPENING = frozenset("（「『【《〈“‘([{")
+
+
+def _pieces(text: str) -> list[str]:
+    """Units a line may break between."""
+    from .text import is_cjk
+
+    out: list[str] = []
+    buf = ""
+    for ch in text:
+        if is_cjk(ch):
+            if buf and all(c in _OPENING for c in buf):
+                out.append(buf + ch)  # "（注" stays together
+            else:
+                if buf:
+                    out.append(buf)
+                out.append(ch)
+            buf = ""
+        elif ch in _CLOSING and not buf and out:
+            out[-1] += ch
+        elif ch == " ":
+            out.append(buf + ch)
+            buf = ""
+        else:
+            buf += ch
+    if buf:
+        out.append(buf)
+    return out
+
+
+def wrap_cjk(text: str, width: int, first: str = "", rest: str | None = None) -> str:
+    """`first` + text broken into lines of at most `width` cells (a piece longer than a line gets a line of
+    its own); continuation lines start with `rest` (default: spaces as wide as `first`)."""
+    from rich.cells import cell_len
+
+    rest = " " * cell_len(first) if rest is None else rest
+    lines: list[str] = []
+    prefix = first
+    for para in text.split("\n"):
+        line, used = prefix, cell_len(prefix)
+        for piece in _pieces(para):
+            size = cell_len(piece.rstrip())
+            if used > cell_len(prefix) and used + size > width:
+                lines.append(line.rstrip())
+                prefix = rest
+                piece = piece.lstrip()
+                line, used = prefix, cell_len(prefix)
+            line += piece
+            used += cell_len(piece)
+        lines.append(line.rstrip())
+        prefix = rest
+    return "\n".join(lines)
+
+
+def paragraph(console: Console, text: str, style: str | None = None, first: str = "", rest: str | None = None) -> Text:
+    """A paragraph of bank or answer text as a Text: Chinese pre-broken to the console's width, other text
+    left to rich (which breaks it at spaces)."""
+    from .text import has_cjk
+
+    if has_cjk(text):
+        return Text(wrap_cjk(text, console.width, first, rest), style=style or "")
+    return Text(first + text, style=style or "")
+
+
 def make_console(no_color: bool = False, file=None) -> Console:
     no_color = no_color or bool(os.environ.get("NO_COLOR"))
     return Console(file=file, markup=False, highlight=False, emoji=False, no_color=no_color, soft_wrap=False)
@@ -47,11 +116,11 @@ def question_table(console: Console, questions: list[Question]) -> None:
 
 def show_question(console: Console, q: Question, rubric: Rubric, lang: str) -> None:
     console.print(Text(f"{q.id}  [{q.topic} · {q.kind} · difficulty {q.difficulty}]", style="bold"))
-    console.print(Text(safe(pick(q.prompt, lang))))
+    console.print(paragraph(console, safe(pick(q.prompt, lang))))
     console.print()
     console.print(Text(ui("reference", lang), style="bold"))
     for alt in q.answers:
-        console.print(Text(safe(pick(alt, lang))))
+        console.print(paragraph(console, safe(pick(alt, lang))))
     console.print()
     title = ui("rubric", lang) + (" (derived from the reference answer)" if rubric.derived else "")
     console.print(Text(f"{title} — pass {rubric.pass_mark:.0%}", style="bold"))
@@ -72,25 +141,26 @@ def grade_report(console: Console, q: Question, g: Grade, lang: str, show_refere
     console.print(head)
     for p in g.points:
         mark, style = ("✓", "green") if p.score >= 1 else (("◐", "yellow") if p.score > 0 else ("✗", "red"))
-        line = Text(f" {mark} ", style=style)
-        line.append(safe(pick(p.text, lang)))
-        if 0 < p.score < 1:
-            line.append(f"  ({p.score:.0%})", style="yellow")
+        pct = f"  ({p.score:.0%})" if 0 < p.score < 1 else ""
+        line = paragraph(console, safe(pick(p.text, lang)) + pct, first=f" {mark} ")
+        line.stylize(style, 0, 3)
+        if pct:
+            line.stylize("yellow", len(line) - len(pct.strip()), len(line))
         console.print(line)
         if p.matched:
             found = ", ".join(f"{safe(m.found)}" + (f" ≈ {safe(m.keyword)}" if m.fuzzy else "") for m in p.matched)
-            console.print(Text(f"     {ui('matched', lang)}: {found}", style="dim"))
+            console.print(paragraph(console, found, "dim", first=f"     {ui('matched', lang)}: "))
         if p.negated:
             neg = ", ".join(safe(m.found) for m in p.negated)
-            console.print(Text(f"     {ui('negated', lang)}: {neg}", style="magenta"))
+            console.print(paragraph(console, neg, "magenta", first=f"     {ui('negated', lang)}: "))
     missed = [p for p in g.points if p.score < 1]
     if missed:
         console.print(Text(ui("missed", lang), style="bold"))
         for p in missed:
-            console.print(Text(f" - {safe(pick(p.text, lang))}"))
+            console.print(paragraph(console, safe(pick(p.text, lang)), first=" - "))
     if show_reference:
         console.print(Text(ui("reference", lang), style="bold"))
-        console.print(Text(safe(pick(q.answers[0], lang))))
+        console.print(paragraph(console, safe(pick(q.answers[0], lang))))
 
 
 # ---------------------------------------------------------------- quiz, review, history, stats (issue 3)
@@ -188,9 +258,9 @@ class QuizView:
         head = Text(uif("question_n", self.lang, i=index, n=total), style="bold cyan")
         head.append(f"  {safe(q.id)} · {q.topic} · {q.kind} · {uif('difficulty', self.lang, d=q.difficulty)}", style="dim")
         c.print(head)
-        c.print(Text(safe(pick(q.prompt, self.lang)), style="bold"))
+        c.print(paragraph(c, safe(pick(q.prompt, self.lang)), "bold"))
         if self.interactive:
-            c.print(Text(ui("hint", self.lang), style="dim"))
+            c.print(paragraph(c, ui("hint", self.lang), "dim"))
         if draft:
             c.print(Text(ui("draft_resumed", self.lang), style="yellow"))
 
@@ -325,7 +395,7 @@ def history_detail(console: Console, q: Question | None, attempts, lang: str) ->
     """One question's attempts, each with the answer that was typed."""
     if q is not None:
         console.print(Text(f"{safe(q.id)} · {q.topic}", style="bold"))
-        console.print(Text(safe(pick(q.prompt, lang))))
+        console.print(paragraph(console, safe(pick(q.prompt, lang))))
     for a in attempts:
         console.print()
         score, result, rating, t = _attempt_cells(a, lang)

@@ -387,3 +387,25 @@ def test_session_report_by_topic(tmp_path, clock):
     assert "Total: 2/2 passed" in text
     d = report.to_dict()
     assert d["answered"] == 2 and d["items"][0]["id"] == "dist-ring"
+
+
+def test_chinese_text_breaks_between_characters_not_only_at_spaces():
+    from rich.cells import cell_len
+
+    from llmprep.render import wrap_cjk
+
+    text = "同步训练：每一步所有节点在屏障处汇合，用 all-reduce 求平均，再执行相同的更新（等价于大批量 SGD）。"
+    out = wrap_cjk(text, 20)
+    assert out.split("\n") == [
+        "同步训练：每一步所有",
+        "节点在屏障处汇合，用",
+        "all-reduce 求平均，",
+        "再执行相同的更新（等",
+        "价于大批量 SGD）。",
+    ]
+    assert out.replace("\n", "") == text.replace("用 all", "用all")  # only the space at a break is dropped
+    # hanging indent after a prefix; closing punctuation never starts a line, opening never ends one
+    lines = wrap_cjk("组成逻辑环，缓冲切成 N 块，每步与邻居收发一块（环）", 16, first=" ✓ ").split("\n")
+    assert lines[0].startswith(" ✓ ") and all(line.startswith("   ") for line in lines[1:])
+    assert all(cell_len(line) <= 16 for line in lines)
+    assert not any(line.strip()[:1] in "，。）" or line.rstrip().endswith("（") for line in lines)
