@@ -134,8 +134,9 @@ KEY_ELEMENTS_RUBRIC = """
     """
 
 
-def _found(grader, answer):
-    return {p.id for p in grader.grade("bread", answer).points if p.score >= 0.5}
+def _found(grader, answer, qid="bread"):
+    """The key elements found (point score ≥ 0.5, as bench/accuracy.py counts them)."""
+    return {p.id for p in grader.grade(qid, answer).points if p.score >= 0.5}
 
 
 def test_one_phrase_of_the_answer_supports_one_key_element(make_bank):
@@ -173,10 +174,9 @@ def test_a_synonym_of_a_common_word_is_no_rarer_than_it(make_bank):
               - {id: temp, text: "You need to know the temperature of the room where the plants were kept."}
         """
     g = Grader(load_bank([make_bank(q, r)]))
-    found = lambda a: {p.id for p in g.grade("beans", a).points if p.score >= 0.5}  # noqa: E731
-    assert found("I would need to know the kind of soil and the temperature of the room.") == {"soil", "temp"}
-    assert found("what brand of fertilizer and how big the pots were") == {"fert", "pot"}
-    assert found("the type of soil or fertilizer") == {"soil", "fert"}
+    assert _found(g, "I would need to know the kind of soil and the temperature of the room.", "beans") == {"soil", "temp"}
+    assert _found(g, "what brand of fertilizer and how big the pots were", "beans") == {"fert", "pot"}
+    assert _found(g, "the type of soil or fertilizer", "beans") == {"soil", "fert"}
 
 
 def test_asking_about_a_word_of_the_question_is_no_restatement(make_bank):
@@ -211,10 +211,9 @@ def test_asking_about_a_question_word_in_chinese(make_bank):
               - {id: rinse, text: "需要知道每个样品冲洗了多长时间。"}
         """
     g = Grader(load_bank([make_bank(q, r)]))
-    found = lambda a: {p.id for p in g.grade("cu", a).points if p.score >= 0.5}  # noqa: E731
-    assert found("我想知道他们用的是哪些材料") == {"what"}
-    assert found("用的是哪种醋，白醋还是米醋？") == {"kind"}
-    assert found("把材料放进容器里冲洗") == set()
+    assert _found(g, "我想知道他们用的是哪些材料", "cu") == {"what"}
+    assert _found(g, "用的是哪种醋，白醋还是米醋？", "cu") == {"kind"}
+    assert _found(g, "把材料放进容器里冲洗", "cu") == set()
     # "材料分别是什么" asks about 材料 too (the question word comes after it in Chinese): partial credit
     assert g.grade("cu", "材料分别是什么").points[2].score > g.grade("cu", "把材料放进去").points[2].score
 
