@@ -43,7 +43,7 @@ FUZZY_CUTOFF = 85.0
 JOIN_MIN_LEN = 5  # a one-word latin keyword this long also matches two answer words written apart
 NEG_WINDOW = 3  # tokens looked back for a negation cue, inside the same clause
 COVER = 0.7  # share of a text-only point's weight that earns the point in full
-COVER_REF = 0.4  # the same for a sentence of a reference answer (auto-rubric)
+COVER_REF = 0.4  # the same for a sentence of a reference answer (auto-rubric) and a Chinese point text
 IDF_FLOOR = 0.2  # least weight of a derived unit
 LIGHT = 0.5  # weight kept by a derived unit that is a light verb or vague word (make, new, thing)
 ASIDE = 0.5  # weight kept by a derived unit that occurs only inside parentheses
@@ -208,6 +208,7 @@ class _CompiledPoint:
     weight: float = 1.0  # the point's weight in the grade
     total: float = 0.0  # sum of concept weights (coverage points)
     alts: tuple[tuple[int, ...], ...] = ()  # coverage points: concept indexes of each alternative
+    authored: bool = False  # a coverage point from an author's text (not a reference-answer sentence)
 
 
 def _occurs(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
@@ -302,7 +303,12 @@ def compile_points(
                 alts = [tuple(range(len(concepts)))]
             total = sum(c.full for c in concepts)
             weight = total if derived else p.weight
-            out.append(_CompiledPoint(p, tuple(concepts), 1, True, COVER_REF if derived else COVER, weight, total, tuple(alts)))
+            # A Chinese text's units are overlapping character bigrams: a paraphrase keeps far fewer of them
+            # than an English one keeps words (one changed character breaks two bigrams), so a mostly
+            # Chinese point text is covered at a reference sentence's rate.
+            chinese = sum(is_cjk(c.label) for c in concepts) * 2 > len(concepts)
+            cover = COVER_REF if derived or chinese else COVER
+            out.append(_CompiledPoint(p, tuple(concepts), 1, True, cover, weight, total, tuple(alts), not derived))
         else:
             need = min(p.need, len(concepts)) if concepts else p.need
             out.append(_CompiledPoint(p, tuple(concepts), need, coverage=False, weight=p.weight, total=float(len(concepts))))
@@ -648,7 +654,7 @@ def _coverage(answer: _Answer, cp: "_CompiledPoint", used: frozenset[int] = froz
     best, best_alt = 0.0, cp.alts[0] if cp.alts else ()
     # An author's point text (not a reference-answer sentence) of two units or more is not found on one
     # word alone: "how long each sample was rinsed" is not "how long it dried" (ONE_UNIT_MAX).
-    one_max = ONE_UNIT_MAX if cp.cover == COVER else None
+    one_max = ONE_UNIT_MAX if cp.authored else None
     for alt in cp.alts:
         total = sum(cp.concepts[i].full for i in alt)
         need = cp.cover * total
@@ -672,7 +678,7 @@ def _share_phrases(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> dic
     by "type of vinegar" and "type of container") compete for it: the point with more of its other units
     within PHRASE_NEAR tokens of the word (as a share of what it needs) keeps it, and the others are
     graded again without it. Humans count pieces of information this way."""
-    texts = [k for k, cp in enumerate(compiled) if cp.coverage and cp.cover == COVER]
+    texts = [k for k, cp in enumerate(compiled) if cp.authored]
     results = {k: _coverage(answer, compiled[k]) for k in texts}
     used: dict[int, set[int]] = {k: set() for k in texts}
     for _ in range(len(texts)):
@@ -732,7 +738,7 @@ def _grade_points(answer: _Answer, compiled: tuple[_CompiledPoint, ...]) -> tupl
     results = []
     total_w = 0.0
     total = 0.0
-    shared = _share_phrases(answer, compiled) if any(cp.cover == COVER for cp in compiled) else {}
+    shared = _share_phrases(answer, compiled) if any(cp.authored for cp in compiled) else {}
     for k, cp in enumerate(compiled):
         matched: list[Match] = []
         negated: list[Match] = []
