@@ -40,7 +40,8 @@ _ZH_STOP = set("的了和是在与及或等并将对为把被也就都而其这�
 _SENTENCE_RE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
 
 
-# General-English near-synonyms (one group a line) that a derived unit also matches: "how much vinegar"
+# General-English near-synonyms (one group a line), then the ML terms a Chinese answer often writes in
+# English (a Chinese unit is a character bigram: 前向 ~ forward, and the other way round) that a derived unit also matches: "how much vinegar"
 # ~ "the amount of vinegar". Derived units only: hand-written concepts list their own synonyms.
 SYNONYM_GROUPS = """
 amount much quantity volume many number
@@ -81,6 +82,21 @@ goal purpose aim objective
 test tests testing check verify
 result results outcome outcomes
 material materials substance substances sample samples specimen specimens
+前向 forward
+反向 backward backprop
+梯度 gradient gradients grad grads
+模型 model models
+参数 parameter parameters params weights 权重
+数据 data
+损失 loss
+训练 training train
+推理 inference
+显存 memory vram
+通信 communication
+同步 sync synchronize synchronous
+平均 average mean averaged
+更新 update updates updated
+批次 batch batches
 """.strip().splitlines()
 
 USE_SYNONYMS = True
@@ -88,9 +104,9 @@ _SYN_INDEX: dict[str, tuple[str, ...]] | None = None
 
 
 def related_words(unit: str) -> tuple[str, ...]:
-    """Other members of the synonym groups of a single latin word (matched by stem)."""
+    """Other members of the synonym groups of a single latin word (matched by stem) or Chinese bigram."""
     global _SYN_INDEX
-    if not USE_SYNONYMS or not unit.isascii():
+    if not USE_SYNONYMS:
         return ()
     if _SYN_INDEX is None:
         from .text import stem

@@ -231,6 +231,15 @@ def test_general_synonyms_of_a_derived_unit():
     assert grade("The ribosome.", r, Q).score < 0.5
 
 
+def test_a_chinese_unit_also_matches_the_english_term():
+    from llmprep.autorubric import keywords_from_text
+
+    text = (("zh", "每张卡独立进行前向传播和反向传播，得到本地梯度。"),)
+    r = rubric(Point(id="k", text=text, keywords=keywords_from_text(text)))
+    mixed = grade("每张卡各自 forward、backward，算出本地 gradient", r, Q).score
+    assert mixed > grade("每张卡各自算一下", r, Q).score and mixed >= 0.5
+
+
 def test_idf_weighs_shared_units_less():
     pts = [Point(id=f"k{i}", text=(("", t),), keywords=tuple((w,) for w in t.split()))
            for i, t in enumerate(["know vinegar", "know container", "know size", "know rinse"])]
