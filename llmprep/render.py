@@ -44,7 +44,7 @@ def _pieces(text: str) -> list[str]:
                     out.append(buf)
                 out.append(ch)
             buf = ""
-        elif ch in _CLOSING and not buf and out:
+        elif ch in _CLOSING and not buf and out and not out[-1].endswith(" "):  # (" :edit" is a word)
             out[-1] += ch
         elif ch == " ":
             out.append(buf + ch)

@@ -409,3 +409,5 @@ def test_chinese_text_breaks_between_characters_not_only_at_spaces():
     assert lines[0].startswith(" ✓ ") and all(line.startswith("   ") for line in lines[1:])
     assert all(cell_len(line) <= 16 for line in lines)
     assert not any(line.strip()[:1] in "，。）" or line.rstrip().endswith("（") for line in lines)
+    # a command such as ":edit" after a space is a word, not closing punctuation
+    assert wrap_cjk("命令：:skip 跳过  :quit 结束  :edit 用编辑器", 30).split("\n") == ["命令：:skip 跳过  :quit 结束", ":edit 用编辑器"]
