@@ -211,13 +211,18 @@ class _CompiledPoint:
     authored: bool = False  # a coverage point from an author's text (not a reference-answer sentence)
 
 
-def _occurs(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
+def _position(form: tuple[str, ...], tokens: tuple[str, ...]) -> int:
+    """Index of the first occurrence of a stem sequence in `tokens`, -1 if none."""
     n = len(form)
     first = form[0]
     for i, t in enumerate(tokens):
         if t == first and tokens[i : i + n] == form:
-            return True
-    return False
+            return i
+    return -1
+
+
+def _occurs(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
+    return _position(form, tokens) >= 0
 
 
 def _text_derived(p: Point) -> bool:
@@ -282,7 +287,7 @@ def compile_points(
                     full *= DEMOTE_TOTAL
                 if full <= 0:
                     continue
-            at = next((i for i in range(len(pstems)) for f in keyword_forms(label) if pstems[i : i + len(f)] == f), -1)
+            at = min((i for f in keyword_forms(label) if (i := _position(f, pstems)) >= 0), default=-1)
             asked_w = w / DEMOTE if restates and at in asked else 0.0
             concepts.append(_Concept(tuple(kept), label, w, full, asked_w, at))
         if coverage and stats is not None and COMPOUNDS:
