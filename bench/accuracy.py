@@ -283,7 +283,7 @@ def speed() -> dict:
     """Answers/s for 300-character answers on 5-point rubrics, and the time for a 1 MB answer."""
     import random
 
-    from llmprep.bank import Point, Question, Rubric
+    from llmprep.bank import Point, Question
     from llmprep.grading import grade_compiled, compile_points
 
     rnd = random.Random(5)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 TOPICS = ("fundamentals", "training", "distributed", "compression", "inference", "applications")
